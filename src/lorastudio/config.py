@@ -1,0 +1,143 @@
+"""The typed run configuration, saved as config.json next to every run's artifacts.
+
+Field names are the CLI flags with '-' replaced by '_' (`--grad-accum` → `grad_accum`), so a
+validation error can name the flag. Config files may also use the seed report's key names
+(`num_epochs`, `gradient_accumulation_steps`, `learning_rate`, `lora_rank`, `max_seq_length`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+# Other tools' names for our fields, accepted in --config files as they are.
+KEY_ALIASES = {
+    "num_epochs": "epochs",
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "learning_rate": "lr",
+    "lora_rank": "lora_r",
+    "max_seq_length": "max_seq_len",
+    "max_length": "max_seq_len",
+    "cutoff_len": "max_seq_len",
+    "lora_target": "target_modules",
+    "output_dir": "output",
+    "model_name_or_path": "model",
+    "dataset": "data",
+}
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+    model: str = "smollm2-135m"
+    data: str
+    output: str
+    # epochs x steps per epoch = total optimizer steps; see plan.py for the arithmetic.
+    epochs: int = Field(3, ge=1, le=1000)
+    batch_size: int = Field(2, ge=1, le=4096)  # samples per micro-batch per process
+    grad_accum: int = Field(2, ge=1, le=4096)  # micro-batches per optimizer step
+    lr: float = Field(1e-4, ge=0, le=1.0)  # 0 is allowed so the doctor can explain it
+    warmup_steps: int | None = Field(None, ge=0)  # overrides warmup_ratio when set
+    warmup_ratio: float = Field(0.03, ge=0, le=1)
+    lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, ge=0)
+    max_seq_len: int = Field(512, ge=8, le=131072)
+    lora_r: int = Field(16, ge=1, le=1024)
+    lora_alpha: float = Field(32, gt=0, le=100000)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = None  # None: the attention projections the model has
+    eval_data: str | None = None
+    eval_split: float = Field(0.0, ge=0, lt=1)  # share of the data held out for eval loss
+    eval_steps: int = Field(0, ge=0)  # 0: evaluate at the end of each epoch
+    probes: str | None = None  # held-out prompts for the doctor
+    markers: list[str] | None = None  # style markers the doctor counts in answers
+    seed: int = Field(42, ge=0)
+    save_steps: int = Field(0, ge=0)  # 0: a checkpoint at the end of each epoch
+    keep_checkpoints: int = Field(2, ge=1)
+    threads: int | None = Field(None, ge=1, le=1024)
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    trust_remote_code: bool = False
+    init_identity: bool = True  # LoRA B starts at zero; tests set False
+    doctor: bool = True  # run the doctor after training
+
+    @field_validator("target_modules", "markers", mode="before")
+    @classmethod
+    def _split_commas(cls, v):
+        if isinstance(v, str):
+            v = [x.strip() for x in v.split(",") if x.strip()]
+        return v or None
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for e in errors:
+        field = ".".join(str(x) for x in e["loc"]) or "config"
+        value = e.get("input")
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown option '{field}'")
+        elif e["type"] == "missing":
+            parts.append(f"{flag_name(field)} is required")
+        else:
+            parts.append(f"{flag_name(field)}={value!r}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def make_config(**values) -> TrainConfig:
+    """Build a validated config; every bad field is reported at once, by its flag name."""
+    values = {k: v for k, v in values.items() if v is not None}
+    for k, v in values.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{flag_name(k)}={v} is not a finite number", fix="give a real number", option=flag_name(k))
+    try:
+        return TrainConfig(**values)
+    except ValidationError as e:
+        errors = e.errors()
+        first = errors[0]["loc"][0] if errors and errors[0]["loc"] else None
+        raise ConfigError(
+            f"invalid training options: {_describe(errors)}",
+            fix="see `lorastudio train --help` for each option's range",
+            option=flag_name(str(first)) if first else None,
+        ) from None
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Read a JSON or YAML config, mapping other tools' key names onto ours."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}", fix="check the --config path", option="--config")
+    text = p.read_text(encoding="utf-8-sig")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text)
+        else:
+            raw = json.loads(text)
+    except Exception as e:  # json and yaml raise different types; both are the user's file
+        raise ConfigError(f"{p} could not be parsed: {e}", fix="fix the syntax (JSON or YAML)", option="--config") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p} must hold a mapping of option names to values", option="--config")
+    out = {}
+    for key, value in raw.items():
+        name = KEY_ALIASES.get(key, key).replace("-", "_")
+        if name not in TrainConfig.model_fields:
+            known = ", ".join(sorted(TrainConfig.model_fields))
+            raise ConfigError(f"{p}: unknown key '{key}'", fix=f"known keys: {known}", option="--config")
+        out[name] = value
+    return out

@@ -1,0 +1,135 @@
+"""Chat-template rendering and label masking: the one path both training and inference use.
+
+Training and chat must render a conversation with the same template, or the adapter learns
+a format that inference never shows it (a classic "LoRA has no effect" cause). So inference
+calls `encode_prompt`, and training calls `tokenize_sample`, whose prompt segments are built
+by the very same `render_chat(..., add_generation_prompt=True)` call.
+
+Masking: a conversation is cut into text segments at the boundaries the template itself
+produces. For each assistant turn i, `render(messages[:i], add_generation_prompt=True)` is
+the prompt and the text that `render(messages[:i+1])` adds after it is the answer. The answer
+is trained up to and including its end-of-turn marker (so the model learns to stop); what the
+template prints after that marker (a newline) is context. Each segment is tokenised on its
+own, so the prompt tokens are exactly those inference feeds the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ..errors import ModelError
+
+IGNORE_INDEX = -100  # label value that CrossEntropyLoss (and transformers) skip
+
+# End-of-turn markers of common chat templates, tried after the tokenizer's own eos token.
+END_OF_TURN_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>")
+
+
+@dataclass
+class TokenizedSample:
+    input_ids: list[int]
+    labels: list[int]  # IGNORE_INDEX where the token is context, the token id where it is trained
+    truncated: bool = False  # the sample was longer than max_seq_len and was cut
+    response_truncated: bool = False  # the cut removed trainable (answer) tokens
+    has_end_of_turn: bool = True  # every answer ends with a trained end-of-turn marker
+    index: int = -1  # record index in the source file
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def n_trainable(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+def render_chat(tokenizer, messages: list[dict], add_generation_prompt: bool, chat_template: str | None = None) -> str:
+    """Render with the tokenizer's own chat template (or the one a run was trained with).
+    The only place a template is applied."""
+    template = chat_template or getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise ModelError(
+            "this tokenizer has no chat template, so chat data cannot be rendered the way the model expects",
+            fix="use an instruct/chat model (e.g. Qwen2.5-0.5B-Instruct, SmolLM2-135M-Instruct), "
+            "or set tokenizer.chat_template before training",
+        )
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt, chat_template=template
+    )
+
+
+def template_hash(tokenizer_or_text) -> str:
+    """sha256 of the chat template text: recorded with every run, compared at serving time."""
+    text = tokenizer_or_text if isinstance(tokenizer_or_text, str) else (tokenizer_or_text.chat_template or "")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def encode_prompt(tokenizer, messages: list[dict], chat_template: str | None = None) -> list[int]:
+    """Token ids that ask the model for the next assistant turn (inference)."""
+    text = render_chat(tokenizer, messages, add_generation_prompt=True, chat_template=chat_template)
+    # The template already writes any start token; the tokenizer adding one more is the
+    # "doubled BOS" bug users see after export, so special tokens are never added here.
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def end_of_turn_markers(tokenizer) -> tuple[str, ...]:
+    eos = getattr(tokenizer, "eos_token", None)
+    return ((eos,) if eos else ()) + END_OF_TURN_MARKERS
+
+
+def _answer_end(answer: str, markers: tuple[str, ...]) -> tuple[int, bool]:
+    """Where the trained part of a rendered answer ends: just after its end-of-turn marker."""
+    for marker in markers:
+        pos = answer.rfind(marker)
+        if pos >= 0:
+            return pos + len(marker), True
+    return len(answer.rstrip()), False
+
+
+def split_segments(tokenizer, messages: list[dict]) -> tuple[list[tuple[str, bool]], bool]:
+    """The rendered conversation as (text, trainable) segments, in order, and whether every
+    answer ended with an end-of-turn marker."""
+    markers = end_of_turn_markers(tokenizer)
+    segments: list[tuple[str, bool]] = []
+    all_found = True
+    done = ""  # text already assigned to segments
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prompt = render_chat(tokenizer, messages[:i], add_generation_prompt=True)
+        full = render_chat(tokenizer, messages[: i + 1], add_generation_prompt=False)
+        if not prompt.startswith(done) or not full.startswith(prompt):
+            raise ModelError(
+                "the chat template does not render a conversation's turns as prefixes of each other, "
+                "so the assistant's part cannot be located for loss masking",
+                fix="use single-turn samples with this model, or a model whose template is prefix-stable "
+                "(ChatML / Qwen2.5 / Llama-3 / SmolLM2 templates are)",
+            )
+        answer = full[len(prompt):]
+        end, found = _answer_end(answer, markers)
+        segments.append((prompt[len(done):], False))
+        segments.append((answer[:end], True))
+        all_found = all_found and found
+        done = prompt + answer[:end]
+    return segments, all_found
+
+
+def tokenize_sample(tokenizer, messages: list[dict], max_seq_len: int | None = None, index: int = -1) -> TokenizedSample:
+    """input_ids and labels for one conversation; every assistant turn is trained."""
+    input_ids: list[int] = []
+    labels: list[int] = []
+    segments, has_eot = split_segments(tokenizer, messages)
+    for text, trainable in segments:
+        if not text:
+            continue
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        input_ids.extend(ids)
+        labels.extend(ids if trainable else [IGNORE_INDEX] * len(ids))
+    sample = TokenizedSample(input_ids, labels, has_end_of_turn=has_eot, index=index)
+    if max_seq_len is not None and len(input_ids) > max_seq_len:
+        kept = sum(1 for x in labels[:max_seq_len] if x != IGNORE_INDEX)
+        sample.response_truncated = kept < sample.n_trainable
+        sample.input_ids, sample.labels = input_ids[:max_seq_len], labels[:max_seq_len]
+        sample.truncated = True
+    return sample

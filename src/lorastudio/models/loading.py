@@ -1,0 +1,132 @@
+"""Load a base model and tokenizer, pick the device and dtype, and apply LoRA by module name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ModelError
+from .sources import ModelSource
+
+# Attention projections by naming family; the first family the model has is the default target.
+ATTENTION_FAMILIES = (
+    ("q_proj", "k_proj", "v_proj", "o_proj"),  # Llama, Qwen2, Mistral, SmolLM, Gemma
+    ("query_key_value", "dense"),  # Falcon, GPT-NeoX
+    ("c_attn", "c_proj"),  # GPT-2
+    ("Wqkv", "out_proj"),  # MPT, Phi
+)
+
+
+@dataclass
+class DevicePlan:
+    device: str  # "cuda" or "cpu"
+    dtype: torch.dtype
+    threads: int
+
+
+def pick_device(dtype: str = "auto", threads: int | None = None, n_params: int | None = None) -> DevicePlan:
+    """CUDA with bf16 where it is supported; fp32 on CPU (bf16 autocast loses on small CPU models).
+
+    On CPU, a model under ~20M parameters trains faster on one thread than two (the
+    per-op threading overhead outweighs the split work; measured in PERF_NOTES).
+    """
+    if torch.cuda.is_available():
+        want = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        chosen = {"auto": want, "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+        return DevicePlan("cuda", chosen, threads or torch.get_num_threads())
+    chosen = {"auto": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[dtype]
+    if threads is None:
+        threads = 1 if (n_params is not None and n_params < 20_000_000) else (os.cpu_count() or 1)
+    return DevicePlan("cpu", chosen, threads)
+
+
+def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code)
+    except OSError as e:
+        raise _load_error(source, e) from e
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token  # padding positions are masked out of attention and loss anyway
+    return tok
+
+
+def load_model(source: ModelSource, dtype: torch.dtype = torch.float32, device: str = "cpu", trust_remote_code: bool = False):
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source.path, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as e:
+        raise _load_error(source, e) from e
+    return model.to(device)
+
+
+def _load_error(source: ModelSource, e: Exception) -> ModelError:
+    if source.kind == "hub":
+        return ModelError(
+            f"could not load '{source.spec}' from the hub: {e}",
+            fix="check the id and the network, or download it once and pass the local folder to --model",
+        )
+    return ModelError(f"could not load the model in {source.path}: {e}", fix="check that the folder holds a complete model")
+
+
+def linear_module_names(model) -> list[str]:
+    """Leaf names (last dotted part) of the linear layers LoRA can wrap, lm_head excluded."""
+    names = set()
+    for full, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not full.endswith("lm_head"):
+            names.add(full.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def resolve_target_modules(model, requested: list[str] | None) -> list[str]:
+    """Default: the attention projections the model has. 'all-linear' adds the MLP."""
+    available = linear_module_names(model)
+    if not requested:
+        for family in ATTENTION_FAMILIES:
+            found = [n for n in family if n in available]
+            if found:
+                return found
+        raise ModelError(
+            "could not find attention projections to put LoRA on",
+            fix=f"pass --target-modules with names from: {', '.join(available)}",
+        )
+    if requested in (["all-linear"], ["all"]):
+        return available
+    missing = [n for n in requested if n not in available]
+    if missing:
+        raise ModelError(
+            f"target modules {missing} not found in the model",
+            fix=f"the model's linear layers are: {', '.join(available)} (or use 'all-linear')",
+        )
+    return list(requested)
+
+
+def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list[str], init_identity: bool = True):
+    """Wrap the model with a fresh LoRA adapter named 'default'.
+
+    `init_identity=False` starts B non-zero (tests that compare base and adapter need that,
+    or they would pass without testing anything).
+    """
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        task_type="CAUSAL_LM",
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules,
+        init_lora_weights=True if init_identity else False,
+    )
+    return get_peft_model(model, config)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

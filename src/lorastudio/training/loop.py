@@ -1,0 +1,261 @@
+"""The training loop, top to bottom: setup, (resume), epochs of accumulated steps, save.
+
+A run folder holds, when done:
+    config.json  plan.json  metrics.jsonl  status.json  train.log?
+    checkpoints/step-N/   adapter/   manifest.json (written last: its presence means complete)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..config import TrainConfig
+from ..data.formatting import template_hash
+from ..diagnosis.findings import Finding, errors
+from ..diagnosis.monitor import LiveMonitor
+from ..diagnosis.thresholds import Thresholds
+from ..errors import PlanRefused, RunError
+from ..models import fingerprint
+from .batching import collate, count_targets, epoch_batches
+from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
+from .metrics import MetricsLog, write_json_atomic, write_status
+from .setup import RunSetup, plan_run
+
+Event = dict
+Callback = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # "done" | "cancelled"
+    steps: int
+    first_loss: float | None
+    last_loss: float | None
+    eval_loss: float | None
+    seconds: float
+    findings: list[Finding]
+
+
+def _check_output(run_dir: Path, resume: bool) -> None:
+    if resume:
+        return
+    if (run_dir / "manifest.json").exists() or list_checkpoints(run_dir):
+        raise RunError(
+            f"{run_dir} already holds a run",
+            fix="pass --resume to continue it, or choose another --output folder",
+        )
+
+
+@torch.no_grad()
+def evaluate(model, samples, batch_size: int, pad_id: int, device: str) -> float:
+    """Mean token loss over samples (the same per-token weighting as training)."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(samples), batch_size):
+        batch = {k: v.to(device) for k, v in collate(samples[start : start + batch_size], pad_id).items()}
+        n = count_targets(batch)
+        total += float(model(**batch, num_items_in_batch=n, use_cache=False).loss) * n
+        count += n
+    model.train()
+    return total / max(count, 1)
+
+
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    force: bool = False,
+    on_event: Callback | None = None,
+    stop: threading.Event | None = None,
+    thresholds: Thresholds | None = None,
+    setup: RunSetup | None = None,
+) -> RunResult:
+    emit = on_event or (lambda e: None)
+    run_dir = Path(config.output)
+    _check_output(run_dir, resume)
+
+    # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
+    setup = setup or plan_run(config, thresholds=thresholds)
+    plan, model, tok = setup.plan, setup.model, setup.tokenizer
+    emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+    if errors(setup.findings) and not force:
+        raise PlanRefused(
+            "training refused: the plan has error-level findings",
+            setup.findings,
+            fix="apply the fixes above, or pass --force to train anyway",
+        )
+    if model is None:
+        raise RunError("no LoRA target modules resolved", fix="see TARGET_MODULES_MISSING above")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+
+    device = setup.device.device
+    torch.set_num_threads(setup.device.threads)
+    torch.manual_seed(config.seed)
+    model.train()
+    model.config.use_cache = False  # the KV cache is useless in training and costs memory
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused AdamW is one kernel per step on CUDA; on CPU the foreach path is the fast one
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=device == "cuda")
+    from transformers import get_scheduler
+
+    scheduler = get_scheduler(config.lr_scheduler if config.lr_scheduler != "constant" else "constant_with_warmup",
+                              optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=max(plan.total_steps, 1))
+    monitor = LiveMonitor(plan.total_steps, plan.warmup_steps, thresholds)
+    samples, pad_id = setup.prepared.train, tok.pad_token_id
+    lengths = [s.n_tokens for s in samples]
+
+    # ---- resume: weights, optimizer, RNG, position -------------------------------------------
+    step, start_epoch, skip = 0, 0, 0
+    checkpoints = list_checkpoints(run_dir) if resume else []
+    if checkpoints:
+        state = load_checkpoint(checkpoints[-1], model, optimizer)
+        step, start_epoch, skip = state["step"], state["epoch"], state["micro_batch"]
+        for _ in range(step):
+            scheduler.step()  # the schedule is a pure function of the step
+        for row in _replay_losses(run_dir, step):
+            monitor.losses.append(row)
+        emit({"type": "resumed", "step": step, "checkpoint": str(checkpoints[-1])})
+    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=step if checkpoints else None)
+    write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+
+    # ---- the loop ----------------------------------------------------------------------------
+    t0 = time.time()
+    tokens_seen = 0
+    first_loss = last_loss = eval_loss = None
+    status = "done"
+    for epoch in range(start_epoch, config.epochs):
+        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
+        # Accumulation groups: grad_accum micro-batches per optimizer step; the last may be short.
+        groups = [batches[i : i + config.grad_accum] for i in range(0, len(batches), config.grad_accum)]
+        for g, group in enumerate(groups):
+            if (g + 1) * config.grad_accum <= skip and epoch == start_epoch:
+                continue  # done before the checkpoint we resumed from
+            micro = [collate([samples[i] for i in b], pad_id) for b in group]
+            # Normalise by the trained tokens of the whole step, not per micro-batch: every token
+            # weighs the same whatever the accumulation (the bug where loss grows with it).
+            n_targets = sum(count_targets(m) for m in micro)
+            step_loss, step_tokens = 0.0, 0
+            for m in micro:
+                m = {k: v.to(device) for k, v in m.items()}
+                out = model(**m, num_items_in_batch=n_targets, use_cache=False)
+                out.loss.backward()
+                step_loss += float(out.loss.detach())
+                step_tokens += int(m["attention_mask"].sum())
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")))
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens_seen += step_tokens
+            elapsed = time.time() - t0
+            first_loss = step_loss if first_loss is None else first_loss
+            last_loss = step_loss
+            row = {"type": "step", "step": step, "epoch": round(epoch + (g + 1) / len(groups), 4),
+                   "loss": round(step_loss, 6), "lr": lr, "grad_norm": round(grad_norm, 6), "tokens": step_tokens,
+                   "trained_tokens": n_targets, "elapsed": round(elapsed, 3),
+                   "tokens_per_sec": round(tokens_seen / elapsed, 1) if elapsed else None}
+            new = monitor.update(step, step_loss, lr, grad_norm)
+            if new:
+                row["findings"] = [f.code for f in new]
+            metrics.write(row)
+            emit({**row, "total_steps": plan.total_steps, "new_findings": [f.to_dict() for f in new]})
+
+            end_of_epoch = g == len(groups) - 1
+            if setup.prepared.eval and ((config.eval_steps and step % config.eval_steps == 0) or (not config.eval_steps and end_of_epoch)):
+                eval_loss = evaluate(model, setup.prepared.eval, config.batch_size, pad_id, device)
+                metrics.write({"type": "eval", "step": step, "epoch": round(epoch + (g + 1) / len(groups), 4), "eval_loss": round(eval_loss, 6)})
+                emit({"type": "eval", "step": step, "eval_loss": eval_loss})
+            cancelled = stop is not None and stop.is_set()
+            due = (config.save_steps and step % config.save_steps == 0) or (not config.save_steps and end_of_epoch)
+            if due or cancelled:
+                position = {"step": step, "epoch": epoch + 1 if end_of_epoch else epoch,
+                            "micro_batch": 0 if end_of_epoch else (g + 1) * config.grad_accum}
+                path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
+                emit({"type": "checkpoint", "step": step, "path": str(path)})
+                write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+            if cancelled:
+                status = "cancelled"
+                break
+        skip = 0
+        if status == "cancelled":
+            break
+
+    metrics.close()
+    seconds = time.time() - t0
+    findings = setup.findings + list(monitor.raised.values())
+    result = RunResult(run_dir, status, step, first_loss, last_loss, eval_loss, seconds, findings)
+    if status == "done":
+        _save_adapter(run_dir, model)
+        write_manifest(run_dir, setup, result, monitor)
+    write_status(run_dir, status, step=step, total_steps=plan.total_steps)
+    emit({"type": "done", "status": status, "step": step, "seconds": seconds})
+    return result
+
+
+def _replay_losses(run_dir: Path, upto: int) -> list[float]:
+    from .metrics import read_metrics
+
+    return [r["loss"] for r in read_metrics(run_dir / "metrics.jsonl") if r.get("type") == "step" and r["step"] <= upto]
+
+
+def _save_adapter(run_dir: Path, model) -> None:
+    tmp, final = run_dir / "adapter.tmp", run_dir / "adapter"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_versions() -> dict:
+    import peft
+    import transformers
+
+    from .. import __version__
+
+    return {"lorastudio": __version__, "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: LiveMonitor) -> None:
+    """The self-description of a finished run; written last, so its presence means complete."""
+    tok = setup.tokenizer
+    manifest = {
+        "format": "lorastudio-run/1",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": setup.config.model_dump(),
+        "plan": setup.plan.to_dict(),
+        "base_model": fingerprint(setup.source),
+        "chat_template": tok.chat_template,
+        "chat_template_sha256": template_hash(tok),
+        "dataset": {"path": str(setup.config.data), "sha256": setup.dataset.sha256, "format": setup.dataset.format,
+                    "records": setup.prepared.n_records},
+        "eval_data_sha256": _sha256(setup.config.eval_data) if setup.config.eval_data else None,
+        "versions": library_versions(),
+        "device": {"device": setup.device.device, "dtype": str(setup.device.dtype), "threads": setup.device.threads,
+                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
+        "metrics": {"steps": result.steps, "first_loss": result.first_loss, "last_loss": result.last_loss,
+                    "eval_loss": result.eval_loss, "seconds": round(result.seconds, 2), **monitor.summary()},
+        "findings": [f.to_dict() for f in result.findings],
+        "adapter": "adapter",
+    }
+    write_json_atomic(run_dir / "manifest.json", manifest)

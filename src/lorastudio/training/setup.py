@@ -1,0 +1,97 @@
+"""Everything before step 1: read the data, load the tokenizer and model, apply LoRA, plan, check.
+
+`plan_run(..., load_weights=False)` builds the model on the meta device (no weights read), so
+`lorastudio plan` is fast even for a 7B model; training calls it with the real weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import TrainConfig
+from ..data.prepare import Prepared, prepare
+from ..data.readers import load_dataset
+from ..data.records import Dataset
+from ..diagnosis.findings import Finding
+from ..diagnosis.preflight import preflight, target_modules_missing
+from ..diagnosis.thresholds import Thresholds
+from ..errors import ModelError
+from ..models import (
+    DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
+    pick_device, resolve_model, resolve_target_modules,
+)
+from ..plan import Plan, estimate_seconds, make_plan
+
+
+@dataclass
+class RunSetup:
+    config: TrainConfig
+    source: ModelSource
+    tokenizer: object
+    dataset: Dataset
+    prepared: Prepared
+    plan: Plan
+    findings: list[Finding]
+    device: DevicePlan
+    model: object = None  # the PEFT model; None for a plan-only setup
+    extra: dict = field(default_factory=dict)
+
+
+def _meta_model(source: ModelSource, trust_remote_code: bool):
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cfg = AutoConfig.from_pretrained(source.path, trust_remote_code=trust_remote_code)
+    with init_empty_weights():
+        return AutoModelForCausalLM.from_config(cfg, trust_remote_code=trust_remote_code)
+
+
+def plan_run(
+    config: TrainConfig,
+    world_size: int = 1,
+    load_weights: bool = True,
+    thresholds: Thresholds | None = None,
+) -> RunSetup:
+    source = resolve_model(config.model)
+    tokenizer = load_tokenizer(source, config.trust_remote_code)
+    dataset = load_dataset(config.data)
+    eval_ds = load_dataset(config.eval_data) if config.eval_data else None
+    prepared = prepare(dataset, tokenizer, config.max_seq_len, config.eval_split, eval_ds, config.seed)
+
+    base = _meta_model(source, config.trust_remote_code)
+    n_base = sum(p.numel() for p in base.parameters())
+    device = pick_device(config.dtype, config.threads, n_base)
+    if load_weights:
+        base = load_model(source, device.dtype, device.device, config.trust_remote_code)
+    findings: list[Finding] = []
+    available = linear_module_names(base)
+    try:
+        targets = resolve_target_modules(base, config.target_modules)
+    except ModelError:
+        findings.append(target_modules_missing(config.target_modules or [], available))
+        targets = []
+    model = apply_lora(base, config.lora_r, config.lora_alpha, config.lora_dropout, targets, config.init_identity) if targets else None
+    trainable, total = count_parameters(model) if model is not None else (0, n_base)
+
+    plan = make_plan(
+        config,
+        n_records=prepared.n_records,
+        lengths=[t.n_tokens for t in prepared.train],
+        trainable=[t.n_trainable for t in prepared.train],
+        n_eval=len(prepared.eval),
+        world_size=world_size,
+        dropped_no_labels=len(prepared.dropped_no_labels),
+        truncated=len(prepared.truncated),
+        response_truncated=len(prepared.response_truncated),
+        no_end_of_turn=prepared.no_end_of_turn,
+        duplicates=len(prepared.duplicates),
+        eval_source=prepared.eval_source,
+        has_probes=bool(config.probes),
+        target_modules=targets,
+        available_modules=available,
+        trainable_params=trainable,
+        total_params=total,
+    )
+    plan.estimated_seconds = round(estimate_seconds(plan, device.device, n_base), 1)
+    findings = preflight(plan, thresholds) + findings
+    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device, model if load_weights else None)
