@@ -1,0 +1,149 @@
+"""Chat: streaming answers from the base or an adapter, and the run's held-out probes in one click."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from ...serving.engine import BASE, GenerationConfig
+from ..deps import EngineDep, RegistryDep
+from ..errors import ApiError, body
+from ..state import iterate_in_thread
+from .jobs import sse
+
+router = APIRouter(prefix="/chat", tags=["chat"])
+MAX_PROBES = 100
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(..., max_length=200_000)
+
+
+class Sampling(BaseModel):
+    max_new_tokens: int = Field(256, ge=1, le=8192)
+    temperature: float = Field(0.0, ge=0, le=5, allow_inf_nan=False)
+    top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    top_k: int = Field(0, ge=0, le=10_000)
+    repetition_penalty: float = Field(1.0, gt=0, le=10, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    def config(self) -> GenerationConfig:
+        return GenerationConfig(**self.model_dump())
+
+
+class ChatRequest(BaseModel):
+    messages: list[Message] = Field(..., min_length=1, max_length=500)
+    system: str | None = Field(None, max_length=100_000, description="system prompt, put first")
+    adapter: str | None = Field(None, description="an adapter's name, 'base', or null for the active one")
+    stream: bool = True
+    sampling: Sampling = Field(default_factory=Sampling)
+
+
+class ProbeRequest(BaseModel):
+    adapter: str = Field(..., description="the adapter (run) whose held-out probes to run")
+    limit: int = Field(20, ge=1, le=MAX_PROBES)
+    sampling: Sampling = Field(default_factory=lambda: Sampling(max_new_tokens=96))
+
+
+def chat_messages(req: ChatRequest) -> list[dict]:
+    messages = [m.model_dump() for m in req.messages]
+    if req.system and req.system.strip():
+        messages = [{"role": "system", "content": req.system}] + [m for m in messages if m["role"] != "system"]
+    if not any(m["role"] == "user" for m in messages):
+        raise ApiError(422, "invalid_request", "the conversation has no user message", "对话中没有用户消息",
+                       "add a message with role 'user'", "添加一条 role 为 user 的消息")
+    return messages
+
+
+def stream_events(engine, messages: list[dict], adapter: str | None, cfg: GenerationConfig):
+    """SSE: `delta` pieces, then `done` (or `error` in the common shape if generation fails)."""
+    name = engine.active if adapter is None else adapter
+
+    async def events():
+        t0, chars = time.perf_counter(), 0
+        try:
+            async for piece in iterate_in_thread(lambda: engine.stream(messages, adapter=adapter, config=cfg)):
+                chars += len(piece)
+                yield sse("delta", {"text": piece})
+        except Exception as e:  # the status line is sent already: report in-band
+            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            return
+        yield sse("done", {"adapter": name, "chars": chars, "seconds": round(time.perf_counter() - t0, 3)})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("")
+def chat(req: ChatRequest, holder: EngineDep):
+    """One answer, streamed as server-sent events (`stream: true`) or as one JSON object.
+    Base and adapter run on the same loaded weights: `adapter: "base"` switches adapters off."""
+    messages = chat_messages(req)
+    adapter = holder.resolve(req.adapter)
+    engine = holder.get()
+    if req.stream:
+        return stream_events(engine, messages, adapter, req.sampling.config())
+    g = engine.generate(messages, adapter=adapter, config=req.sampling.config())
+    return {"text": g.text, "adapter": g.adapter, "n_tokens": g.n_tokens, "seconds": round(g.seconds, 3)}
+
+
+def read_probes(path: str, limit: int) -> list[dict]:
+    probes = []
+    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("prompt"), str):
+                probes.append(row)
+            elif isinstance(row, dict) and isinstance(row.get("instruction"), str):
+                probes.append({"prompt": row["instruction"], "expect_any": []})
+    return probes[:limit]
+
+
+@router.post("/probes")
+def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
+    """The run's held-out probes, each answered by the base and by the adapter (greedy by
+    default), streamed one `probe` event at a time: prompt, both answers, keyword and marker hits."""
+    entry = registry.get(req.adapter)
+    probes_file = entry.config.get("probes")
+    if not probes_file or not Path(probes_file).is_file():
+        raise ApiError(409, "no_probes", f"run {req.adapter!r} was trained without held-out probes",
+                       f"运行 {req.adapter!r} 训练时没有设置留出的测试问题（probes）",
+                       "train with probes (e.g. wukong_probes.jsonl) to test on questions it never saw",
+                       "训练时选择 probes 文件（如 wukong_probes.jsonl），以便用没见过的问题测试")
+    probes = read_probes(probes_file, req.limit)
+    markers = entry.config.get("markers") or []
+    adapter = holder.resolve(req.adapter)
+    engine = holder.get()
+    cfg = req.sampling.config()
+
+    def results():
+        for i, p in enumerate(probes):
+            messages = [{"role": "user", "content": p["prompt"]}]
+            row = {"index": i, "total": len(probes), "prompt": p["prompt"], "expect_any": p.get("expect_any") or [],
+                   "category": p.get("category")}
+            for side, name in (("base", BASE), ("adapter", adapter)):
+                text = engine.generate(messages, adapter=name, config=cfg).text
+                row[side] = text
+                row[f"{side}_hit"] = any(k in text for k in row["expect_any"]) if row["expect_any"] else None
+                row[f"{side}_markers"] = sum(m in text for m in markers)
+            yield row
+
+    async def events():
+        try:
+            async for row in iterate_in_thread(results):
+                yield sse("probe", row)
+        except Exception as e:
+            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            return
+        yield sse("done", {"adapter": adapter, "probes": len(probes), "markers": markers})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

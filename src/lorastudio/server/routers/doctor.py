@@ -1,0 +1,39 @@
+"""The doctor's report per run (RUN_DIR/doctor.json), and running the doctor again as a job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from ...serving.registry import NotFound, is_complete
+from ..deps import JobsDep, RunnerDep, SettingsDep
+from ..errors import ApiError
+from ..jobs import ACTIVE
+from .jobs import run_dir_of
+
+router = APIRouter(tags=["doctor"])
+
+
+@router.get("/runs/{name}/doctor")
+def get_report(name: str, settings: SettingsDep) -> dict:
+    """The verdict, the findings with evidence and fix, the effect numbers, base versus adapter answers."""
+    run_dir = run_dir_of(settings, name)
+    path = run_dir / "doctor.json"
+    if not path.is_file():
+        raise NotFound(f"run {name!r} has no doctor report yet",
+                       fix="run the doctor on it (the Doctor page's button, or `lorastudio doctor RUN_DIR`)")
+    return {"run": name, "report": json.loads(path.read_text(encoding="utf-8"))}
+
+
+@router.post("/runs/{name}/doctor", status_code=201)
+def run_doctor(name: str, settings: SettingsDep, runner: RunnerDep, jobs: JobsDep) -> dict:
+    """Queue `lorastudio doctor RUN_DIR` as a job (one at a time per device, like training)."""
+    run_dir = run_dir_of(settings, name)
+    if not is_complete(Path(run_dir)):
+        raise ApiError(409, "run_incomplete", f"run {name!r} has not finished training", f"运行 {name!r} 尚未训练完成",
+                       "wait for training to finish, or resume it", "等训练完成，或继续训练")
+    if jobs.list(ACTIVE, name=name):
+        raise ApiError(409, "busy", f"run {name!r} has a queued or running job", f"运行 {name!r} 有排队中或进行中的任务")
+    return runner.submit("doctor", name, run_dir, {}).to_dict()

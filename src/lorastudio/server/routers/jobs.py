@@ -1,0 +1,183 @@
+"""Training jobs and their runs: submit, list, follow the curve live (SSE), cancel, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from ...diagnosis.findings import errors as error_findings
+from ...errors import PlanRefused
+from ...serving.registry import NotFound, is_complete, validate_name
+from ...training.metrics import read_metrics
+from ...training.setup import plan_run
+from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
+from ..errors import ApiError
+from ..jobs import ACTIVE, FAILED, CANCELLED
+
+router = APIRouter(tags=["jobs"])
+POLL_SECONDS = 0.5
+
+
+class JobRequest(BaseModel):
+    name: str | None = Field(None, description="run folder name; default run-YYYYmmdd-HHMMSS")
+    config: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields; data is a dataset name")
+    force: bool = Field(False, description="train despite error-level preflight findings")
+
+
+def sse(event: str, data) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+def _free_name(runs: Path) -> str:
+    base = time.strftime("run-%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while (runs / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+@router.post("/jobs", status_code=201)
+def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: DatasetsDep,
+               tokenizers: TokenizersDep, settings: SettingsDep) -> dict:
+    """Queue a training run. Refused (422, with the findings) when the plan has error-level
+    findings and `force` is false, as `lorastudio train` refuses without --force."""
+    from ..storage import build_config
+
+    name = validate_name(req.name, "run name") if req.name else _free_name(settings.runs)
+    run_dir = settings.runs / name
+    if run_dir.exists() or jobs.list(ACTIVE, name=name):
+        raise ApiError(409, "conflict", f"a run named {name!r} already exists", f"名为 {name!r} 的运行已存在",
+                       "choose another name, or resume that run", "换一个名字，或继续（resume）那个运行")
+    config = build_config(req.config, datasets, run_dir, settings.model)
+    setup = plan_run(config, load_weights=False, tokenizer=tokenizers.get(config.model, config.trust_remote_code))
+    if error_findings(setup.findings) and not req.force:
+        raise PlanRefused("training refused: the plan has error-level findings", setup.findings,
+                          fix="apply the fixes shown, or tick 'force' to train anyway")
+    job = runner.submit("train", name, run_dir, config.model_dump(), force=req.force)
+    return job.to_dict()
+
+
+@router.get("/jobs")
+def list_jobs(jobs: JobsDep) -> dict:
+    return {"jobs": [j.to_dict() for j in reversed(jobs.list())]}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, jobs: JobsDep) -> dict:
+    job = jobs.get(job_id)
+    out = job.to_dict(tail=True)
+    try:
+        out["plan"] = json.loads((Path(job.run_dir) / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        out["plan"] = None
+    return out
+
+
+@router.get("/jobs/{job_id}/metrics")
+def job_metrics(job_id: int, jobs: JobsDep) -> dict:
+    job = jobs.get(job_id)
+    return {"job": job.id, "rows": read_metrics(Path(job.run_dir) / "metrics.jsonl")}
+
+
+@router.get("/jobs/{job_id}/log")
+def job_log(job_id: int, jobs: JobsDep, lines: int = Query(200, ge=1, le=5000)) -> dict:
+    return {"job": job_id, "log": jobs.get(job_id).log_tail(lines)}
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(job_id: int, request: Request, jobs: JobsDep, follow: bool = True) -> StreamingResponse:
+    """Server-sent events: every metrics.jsonl row so far (`metric`), then new ones as they are
+    written; `status` when the job changes; `reset` when a resume rewrites the log; `end` last.
+    A page that reloads, or a server that restarted, gets the whole curve back this way."""
+    job = jobs.get(job_id)
+    path = Path(job.run_dir) / "metrics.jsonl"
+
+    async def stream():
+        offset, pending, last = 0, b"", None
+        yield "retry: 2000\n\n"
+        while True:
+            size = path.stat().st_size if path.exists() else 0
+            if size < offset:  # a resume cut the log back to its checkpoint
+                offset, pending = 0, b""
+                yield sse("reset", {})
+            if size > offset:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    pending += f.read(size - offset)
+                offset = size
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    try:
+                        yield sse("metric", json.loads(line))
+                    except ValueError:
+                        continue
+            current = jobs.get(job_id)
+            progress = current.progress()
+            snapshot = (current.status, progress.get("state"), progress.get("step"), current.cancel_requested)
+            if snapshot != last:
+                last = snapshot
+                yield sse("status", current.to_dict(tail=current.status == FAILED))
+            if not current.active or not follow:
+                yield sse("end", {"status": current.status})
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: int, runner: RunnerDep) -> dict:
+    """Queued: dropped. Running: the trainer saves a checkpoint at the end of its step and exits
+    (resume continues from there). Cancelling again kills it at once."""
+    return runner.cancel(job_id).to_dict()
+
+
+@router.post("/jobs/{job_id}/resume")
+def resume_job(job_id: int, runner: RunnerDep, jobs: JobsDep) -> dict:
+    """Queue a cancelled or failed run again; it continues from its latest checkpoint."""
+    job = jobs.get(job_id)
+    if job.status not in (CANCELLED, FAILED) or job.kind != "train":
+        raise ApiError(409, "conflict", f"job {job_id} is {job.status}; only cancelled or failed training jobs resume",
+                       f"任务 {job_id} 状态为 {job.status}；只有已取消或失败的训练任务可以继续")
+    if is_complete(Path(job.run_dir)):
+        raise ApiError(409, "conflict", f"run {job.name!r} is already complete", f"运行 {job.name!r} 已完成")
+    return runner.requeue(job_id, resume=True).to_dict()
+
+
+@router.get("/runs")
+def list_runs(settings: SettingsDep, jobs: JobsDep) -> dict:
+    """Every run folder, finished or not, with its state and latest job."""
+    latest = {j.run_dir: j for j in jobs.list()}
+    runs = []
+    if settings.runs.is_dir():
+        for p in sorted(settings.runs.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+            if not p.is_dir() or p.name.endswith(".tmp"):
+                continue
+            try:
+                state = json.loads((p / "status.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                state = {}
+            job = latest.get(str(p))
+            runs.append({"name": p.name, "complete": is_complete(p), "state": state.get("state"),
+                         "step": state.get("step"), "total_steps": state.get("total_steps"),
+                         "has_doctor": (p / "doctor.json").is_file(),
+                         "job": job.id if job else None, "job_status": job.status if job else None})
+    return {"runs": runs}
+
+
+def run_dir_of(settings, name: str) -> Path:
+    run_dir = settings.runs / validate_name(name, "run name")
+    if not run_dir.is_dir():
+        raise NotFound(f"no run named {name!r}", fix="see GET /api/runs for the runs there are")
+    return run_dir

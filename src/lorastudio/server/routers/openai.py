@@ -1,0 +1,140 @@
+"""OpenAI-compatible API: `GET /v1/models` and `POST /v1/chat/completions` (streamed and not).
+
+`model` names an adapter (a run's name) or the base (its model name, or "base"); the
+official `openai` client and tools built on it work unchanged with
+`OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=TOKEN or "none")`.
+Sampling follows OpenAI's defaults (temperature 1); pass temperature 0 for greedy answers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...serving.engine import BASE, GenerationConfig
+from ..deps import EngineDep, RegistryDep
+from ..errors import ApiError, body
+from ..state import iterate_in_thread
+
+router = APIRouter(tags=["openai"])
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # unknown OpenAI options are accepted and ignored
+    model: str
+    messages: list[OpenAIMessage] = Field(..., min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+    max_completion_tokens: int | None = Field(None, ge=1, le=8192)
+    temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0)
+    n: int | None = Field(None, ge=1, le=1)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, allow_inf_nan=False)
+
+
+def _text(content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+
+
+def _messages(req: CompletionRequest) -> list[dict]:
+    roles = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+    out = []
+    for i, m in enumerate(req.messages):
+        if m.role not in roles:
+            raise ApiError(422, "invalid_request", f"messages[{i}].role {m.role!r} is not supported",
+                           f"messages[{i}].role 不支持 {m.role!r}", "use system, developer, user or assistant",
+                           "请使用 system、developer、user 或 assistant")
+        out.append({"role": roles[m.role], "content": _text(m.content)})
+    return out
+
+
+def _config(req: CompletionRequest) -> GenerationConfig:
+    return GenerationConfig(max_new_tokens=req.max_completion_tokens or req.max_tokens or 256,
+                            temperature=1.0 if req.temperature is None else req.temperature,
+                            top_p=req.top_p or 1.0, seed=req.seed)
+
+
+def _prompt_tokens(engine, messages: list[dict], adapter: str) -> int:
+    try:
+        return int(engine.encode(messages, adapter).shape[-1])
+    except Exception:  # a scripted engine without a tokenizer: usage is best effort
+        return 0
+
+
+@router.get("/models")
+def models(holder: EngineDep, registry: RegistryDep) -> dict:
+    """The base model and every finished adapter, as OpenAI model objects."""
+    now = int(time.time())
+    base = holder.get().model_name if holder.loaded else holder.settings.model
+    data = [{"id": base, "object": "model", "created": now, "owned_by": "lorastudio", "root": base}]
+    for e in registry.scan():
+        data.append({"id": e.name, "object": "model", "created": now, "owned_by": "lorastudio", "root": e.base_model,
+                     "parent": e.base_model})
+    return {"object": "list", "data": data}
+
+
+@router.post("/chat/completions")
+def chat_completions(req: CompletionRequest, holder: EngineDep):
+    messages = _messages(req)
+    adapter = holder.resolve(req.model) or BASE
+    engine = holder.get()
+    cfg = _config(req)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+
+    if not req.stream:
+        g = engine.generate(messages, adapter=adapter, config=cfg)
+        prompt = _prompt_tokens(engine, messages, adapter)
+        finish = "length" if g.n_tokens >= cfg.max_new_tokens else "stop"
+        return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": g.text}, "finish_reason": finish,
+                             "logprobs": None}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": g.n_tokens, "total_tokens": prompt + g.n_tokens}}
+
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    async def events():
+        yield chunk({"role": "assistant", "content": ""})
+        pieces = 0
+        try:
+            async for piece in iterate_in_thread(lambda: engine.stream(messages, adapter=adapter, config=cfg)):
+                if piece:
+                    pieces += 1
+                    yield chunk({"content": piece})
+        except Exception as e:  # headers are sent: the error goes in-band, in the common shape
+            yield f"data: {json.dumps(body('generation_failed', f'{type(e).__name__}: {e}'))}\n\n"
+            return
+        yield chunk({}, "stop")
+        if req.stream_options and req.stream_options.include_usage:
+            prompt = _prompt_tokens(engine, messages, adapter)
+            usage = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model, "choices": [],
+                     "usage": {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}}
+            yield f"data: {json.dumps(usage)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

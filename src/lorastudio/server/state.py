@@ -1,0 +1,144 @@
+"""The server's long-lived objects, created once per app and reached through `deps.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Iterator
+
+from ..serving.engine import BASE
+from ..serving.registry import NotFound, Registry
+from .jobs import JobRunner, JobStore
+from .settings import Settings
+from .storage import DatasetStore, TokenizerCache
+
+
+class EngineHolder:
+    """The chat engine: given (tests pass a scripted one), or loaded on first use.
+
+    Loading the base model takes seconds to minutes, so `serve` starts at once and the first
+    chat, activation or /v1 call waits for it. An adapter named in a call is loaded from the
+    registry the first time it is used, then kept: switching is a pointer change.
+    """
+
+    def __init__(self, settings: Settings, registry: Registry, engine=None, loader: Callable | None = None):
+        self.settings = settings
+        self.registry = registry
+        self._engine = engine
+        self._loader = loader
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def get(self):
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    if self._loader is not None:
+                        self._engine = self._loader(self.settings.model)
+                    else:
+                        from ..serving.engine import ChatEngine
+
+                        self._engine = ChatEngine.load(self.settings.model)
+        return self._engine
+
+    def base_names(self) -> set[str]:
+        names = {BASE, self.settings.model}
+        if self._engine is not None:
+            names.add(self._engine.model_name)
+        return names
+
+    def resolve(self, name: str | None) -> str | None:
+        """A model/adapter name as a caller gives it → BASE, a loaded adapter's name, or None (the active one)."""
+        if name is None or name == "":
+            return None
+        if name in self.base_names():
+            return BASE
+        engine = self.get()
+        if name not in engine.adapters:
+            entry = self.registry.get(name)  # NotFound → 404 naming the adapters there are
+            engine.add_adapter(name, entry.run_dir)
+        return name
+
+    def forget(self, name: str) -> None:
+        """Unload an adapter whose folder is renamed or deleted."""
+        if self._engine is not None and name in self._engine.adapters:
+            was_active = self._engine.active == name
+            self._engine.remove_adapter(name)
+            if was_active:
+                self._engine.activate(BASE)
+
+    def describe(self) -> dict:
+        if self._engine is None:
+            return {"loaded": False, "model": self.settings.model, "adapters": [], "active": BASE}
+        e = self._engine
+        return {"loaded": True, "model": e.model_name, "device": getattr(e, "device", "cpu"),
+                "adapters": sorted(e.adapters), "active": e.active}
+
+
+@dataclass
+class Studio:
+    settings: Settings
+    registry: Registry
+    datasets: DatasetStore
+    tokenizers: TokenizerCache
+    jobs: JobStore
+    runner: JobRunner
+    engine: EngineHolder
+
+
+def make_studio(settings: Settings, engine=None, loader: Callable | None = None, device: str | None = None) -> Studio:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    registry = Registry(settings.runs)
+    store = JobStore(settings.jobs_db)
+    return Studio(settings, registry, DatasetStore(settings.datasets), TokenizerCache(), store,
+                  JobRunner(store, settings.home, device=device), EngineHolder(settings, registry, engine, loader))
+
+
+_END = object()
+
+
+class _Raised:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+async def iterate_in_thread(make: Callable[[], Iterator]) -> AsyncIterator:
+    """Run a blocking generator in one thread of its own and yield its items here.
+
+    The engine's generators hold its lock from first item to last; Starlette would step a
+    sync generator from whichever pool thread is free, and a lock cannot be released from
+    another thread than the one that took it.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the event loop is gone: the client left and the app stopped
+            pass
+
+    def work() -> None:
+        try:
+            for item in make():
+                put(item)
+        except BaseException as e:  # handed to the async side, re-raised there
+            put(_Raised(e))
+        finally:
+            put(_END)
+
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        item = await queue.get()
+        if item is _END:
+            return
+        if isinstance(item, _Raised):
+            raise item.error
+        yield item
+
+
+__all__ = ["EngineHolder", "NotFound", "Studio", "iterate_in_thread", "make_studio"]
