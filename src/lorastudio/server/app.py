@@ -161,7 +161,7 @@ def create_app(engine=None, home: str | Path | None = None, token: str | None = 
 
     @app.get("/api/health", tags=["engine"])
     def health() -> dict:
-        return {"ok": True, "version": __version__}
+        return {"ok": True, "version": __version__, "max_upload_mb": settings.max_upload_mb, "auth": bool(settings.token)}
 
     @app.get("/", include_in_schema=False)
     def index():

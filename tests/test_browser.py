@@ -1,0 +1,116 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright, in Chinese.
+
+Upload the example data, start a tiny training (the conftest tiny model, 1 epoch), watch the
+curve reach "done", scan, activate the adapter, chat side by side, and save screenshots under
+test-output/. Skipped only when /usr/bin/chromium or the playwright package is missing
+(.ci/run installs both: `apt-get install -y chromium` and `pip install playwright`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+OUT = Path(__file__).resolve().parents[1] / "test-output"
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "lorastudio" / "examples"
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright")),
+    reason="needs Debian's chromium (/usr/bin/chromium) and the playwright package",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_studio(tmp_path, tiny_model_dir, monkeypatch):
+    import uvicorn
+
+    from lorastudio.server import create_app
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LORASTUDIO_HOME", str(home))
+    app = create_app(home=home, model=str(tiny_model_dir), device="cpu")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, app = live_studio
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-extensions"])
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/")
+        expect(page.locator("nav a[data-page=datasets]")).to_have_text("数据集")
+
+        # Datasets: upload the bundled example, see its preview and statistics
+        page.set_input_files("#ds-file", str(EXAMPLES / "wukong_train.json"))
+        page.click("#ds-upload")
+        expect(page.locator("#ds-upload-result .ok-box")).to_contain_text("155")
+        expect(page.locator("#ds-preview tr")).to_have_count(51)
+        expect(page.locator("#ds-tokens")).to_contain_text("token")
+
+        # Train: the tiny model, 1 epoch; the plan updates as we type
+        page.click("nav a[data-page=train]")
+        page.fill("#train-form [name=model]", str(tiny_model_dir))
+        page.select_option("#train-form [name=data]", "wukong_train.json")
+        page.fill("#train-form [name=name]", "wukong-tiny")
+        page.fill("#train-form [name=epochs]", "1")
+        page.fill("#train-form [name=batch_size]", "8")
+        page.fill("#train-form [name=grad_accum]", "1")
+        page.uncheck("#train-form [name=doctor]")
+        page.check("#train-form [name=force]")
+        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "20", timeout=15_000)
+        page.click("#train-start")
+        expect(page.locator("#job-card")).to_have_attribute("data-status", "done", timeout=60_000)
+        expect(page.locator("#chart-loss")).to_have_attribute("data-points", "20")
+        first_point_ms = page.evaluate("window.__firstPointMs")
+        assert first_point_ms is not None and first_point_ms > 0
+        (OUT / "first-curve-point-ms.txt").write_text(f"{first_point_ms}\n")
+        page.screenshot(path=str(OUT / "browser-train.png"), full_page=True)
+
+        # Adapters: scan, activate
+        page.click("nav a[data-page=adapters]")
+        page.click("#ad-scan")
+        row = page.locator("#ad-rows tr[data-name='wukong-tiny']")
+        expect(row).to_be_visible()
+        row.locator("[data-act=activate]").click()
+        expect(row.locator(".badge.done")).to_have_text("已激活")
+
+        # Chat: adapter and base side by side on one prompt
+        page.click("nav a[data-page=chat]")
+        expect(page.locator("#ch-adapter")).to_have_value("wukong-tiny")
+        page.fill("#ch-max", "12")
+        page.fill("#ch-prompt", "你是谁？")
+        page.click("#ch-send")
+        expect(page.locator(".msg.assistant[data-done='1']")).to_have_count(2, timeout=20_000)
+        page.screenshot(path=str(OUT / "browser-chat.png"), full_page=True)
+        assert not errors, errors
+        browser.close()
+    print(f"\nstart → first curve point: {first_point_ms} ms; screenshots in {OUT}")
