@@ -60,6 +60,24 @@ class FakeEngine:
         return "sha-" + name
 
 
+def tiny_trained_run(base_temp: Path, model_dir: Path) -> Path:
+    """A real run (manifest + adapter) on the tiny model, trained once per test session and
+    copied by the tests that change it. `init_identity=False` so the adapter differs from the
+    base from step 0, or base-versus-adapter comparisons would pass without testing anything."""
+    from lorastudio.config import make_config
+    from lorastudio.training.loop import train
+
+    run = base_temp / "tiny-run" / "wukong-tiny"
+    if not (run / "manifest.json").is_file():
+        examples = Path(__file__).resolve().parents[1] / "src" / "lorastudio" / "examples"
+        config = make_config(model=str(model_dir), data=str(examples / "wukong_seed.json"), output=str(run),
+                             epochs=1, batch_size=4, grad_accum=1, lr=1e-3, lora_r=4, lora_alpha=8,
+                             init_identity=False, doctor=False, probes=str(examples / "wukong_probes.jsonl"),
+                             markers=["俺老孙", "嘿嘿", "呔"])
+        train(config, force=True)
+    return run
+
+
 def fake_run(runs: Path, name: str, loss: float = 1.25, verdict: str | None = "learned",
              probes: Path | None = None, base: str = "fake-base") -> Path:
     """A complete-looking run folder: manifest.json and adapter/ (weights are placeholder bytes)."""
