@@ -8,7 +8,6 @@ validation error can name the flag. Config files may also use the seed report's 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Literal
 
@@ -101,9 +100,6 @@ def _describe(errors: list[dict]) -> str:
 def make_config(**values) -> TrainConfig:
     """Build a validated config; every bad field is reported at once, by its flag name."""
     values = {k: v for k, v in values.items() if v is not None}
-    for k, v in values.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError(f"{flag_name(k)}={v} is not a finite number", fix="give a real number", option=flag_name(k))
     try:
         return TrainConfig(**values)
     except ValidationError as e:

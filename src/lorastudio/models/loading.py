@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
+from transformers.utils import logging as hf_logging
 
 from ..errors import ModelError
 from .sources import ModelSource
+
+# Per-file "Loading weights" bars would bury our own progress output; errors still print.
+hf_logging.disable_progress_bar()
+# PEFT calls a transformers property that warns of its own rename on every wrap; not ours to fix.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # Attention projections by naming family; the first family the model has is the default target.
 ATTENTION_FAMILIES = (

@@ -66,6 +66,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The weights are already dequantised to fp32; transformers only refuses to save
+        # because it remembers the GGUF origin. Forget it and save plain safetensors.
+        model.hf_quantizer = None
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "SOURCE").write_text(str(gguf) + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,6 +58,24 @@ def _check_output(run_dir: Path, resume: bool) -> None:
         )
 
 
+def forward_backward(model, micro_batches: list[dict], device: str) -> tuple[float, int, int]:
+    """Accumulate gradients over one optimizer step's micro-batches.
+
+    The loss is normalised by the trained tokens of the whole step, not per micro-batch, so
+    every token weighs the same whatever the accumulation (the bug class where loss grows
+    with accumulation cannot happen). Returns (mean token loss, real tokens, trained tokens).
+    """
+    n_targets = sum(count_targets(m) for m in micro_batches)
+    step_loss, step_tokens = 0.0, 0
+    for m in micro_batches:
+        m = {k: v.to(device) for k, v in m.items()}
+        out = model(**m, num_items_in_batch=n_targets, use_cache=False)  # sum of token losses / n_targets
+        out.loss.backward()
+        step_loss += float(out.loss.detach())
+        step_tokens += int(m["attention_mask"].sum())
+    return step_loss, step_tokens, n_targets
+
+
 @torch.no_grad()
 def evaluate(model, samples, batch_size: int, pad_id: int, device: str) -> float:
     """Mean token loss over samples (the same per-token weighting as training)."""
@@ -89,8 +108,9 @@ def train(
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
     emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
     if errors(setup.findings) and not force:
+        listed = "".join(f"\n  - {f.code}: {f.title}\n    fix: {f.fix}" for f in errors(setup.findings))
         raise PlanRefused(
-            "training refused: the plan has error-level findings",
+            f"training refused: the plan has error-level findings:{listed}",
             setup.findings,
             fix="apply the fixes above, or pass --force to train anyway",
         )
@@ -110,8 +130,8 @@ def train(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=device == "cuda")
     from transformers import get_scheduler
 
-    scheduler = get_scheduler(config.lr_scheduler if config.lr_scheduler != "constant" else "constant_with_warmup",
-                              optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=max(plan.total_steps, 1))
+    schedule = config.lr_scheduler if config.lr_scheduler != "constant" else "constant_with_warmup"
+    scheduler = get_scheduler(schedule, optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=max(plan.total_steps, 1))
     monitor = LiveMonitor(plan.total_steps, plan.warmup_steps, thresholds)
     samples, pad_id = setup.prepared.train, tok.pad_token_id
     lengths = [s.n_tokens for s in samples]
@@ -122,8 +142,10 @@ def train(
     if checkpoints:
         state = load_checkpoint(checkpoints[-1], model, optimizer)
         step, start_epoch, skip = state["step"], state["epoch"], state["micro_batch"]
-        for _ in range(step):
-            scheduler.step()  # the schedule is a pure function of the step
+        with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended here
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(step):
+                scheduler.step()  # the schedule is a pure function of the step
         for row in _replay_losses(run_dir, step):
             monitor.losses.append(row)
         emit({"type": "resumed", "step": step, "checkpoint": str(checkpoints[-1])})
@@ -143,16 +165,7 @@ def train(
             if (g + 1) * config.grad_accum <= skip and epoch == start_epoch:
                 continue  # done before the checkpoint we resumed from
             micro = [collate([samples[i] for i in b], pad_id) for b in group]
-            # Normalise by the trained tokens of the whole step, not per micro-batch: every token
-            # weighs the same whatever the accumulation (the bug where loss grows with it).
-            n_targets = sum(count_targets(m) for m in micro)
-            step_loss, step_tokens = 0.0, 0
-            for m in micro:
-                m = {k: v.to(device) for k, v in m.items()}
-                out = model(**m, num_items_in_batch=n_targets, use_cache=False)
-                out.loss.backward()
-                step_loss += float(out.loss.detach())
-                step_tokens += int(m["attention_mask"].sum())
+            step_loss, step_tokens, n_targets = forward_backward(model, micro, device)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")))
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -253,8 +266,8 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
         "versions": library_versions(),
         "device": {"device": setup.device.device, "dtype": str(setup.device.dtype), "threads": setup.device.threads,
                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
-        "metrics": {"steps": result.steps, "first_loss": result.first_loss, "last_loss": result.last_loss,
-                    "eval_loss": result.eval_loss, "seconds": round(result.seconds, 2), **monitor.summary()},
+        "metrics": {**monitor.summary(), "steps": result.steps, "first_loss": result.first_loss,
+                    "last_loss": result.last_loss, "eval_loss": result.eval_loss, "seconds": round(result.seconds, 2)},
         "findings": [f.to_dict() for f in result.findings],
         "adapter": "adapter",
     }

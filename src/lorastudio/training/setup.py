@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from ..config import TrainConfig
 from ..data.prepare import Prepared, prepare
 from ..data.readers import load_dataset
@@ -43,7 +45,9 @@ def _meta_model(source: ModelSource, trust_remote_code: bool):
 
     cfg = AutoConfig.from_pretrained(source.path, trust_remote_code=trust_remote_code)
     with init_empty_weights():
-        return AutoModelForCausalLM.from_config(cfg, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_config(cfg, trust_remote_code=trust_remote_code)
+    model.tie_weights()  # so tied embeddings count once, as in the loaded model
+    return model
 
 
 def plan_run(
@@ -51,9 +55,11 @@ def plan_run(
     world_size: int = 1,
     load_weights: bool = True,
     thresholds: Thresholds | None = None,
+    tokenizer=None,
 ) -> RunSetup:
+    """`tokenizer`: one already loaded for `config.model` (the web studio caches it across plans)."""
     source = resolve_model(config.model)
-    tokenizer = load_tokenizer(source, config.trust_remote_code)
+    tokenizer = load_tokenizer(source, config.trust_remote_code) if tokenizer is None else tokenizer
     dataset = load_dataset(config.data)
     eval_ds = load_dataset(config.eval_data) if config.eval_data else None
     prepared = prepare(dataset, tokenizer, config.max_seq_len, config.eval_split, eval_ds, config.seed)
@@ -70,6 +76,7 @@ def plan_run(
     except ModelError:
         findings.append(target_modules_missing(config.target_modules or [], available))
         targets = []
+    torch.manual_seed(config.seed)  # LoRA's A is random: the same seed gives the same adapter init
     model = apply_lora(base, config.lora_r, config.lora_alpha, config.lora_dropout, targets, config.init_identity) if targets else None
     trainable, total = count_parameters(model) if model is not None else (0, n_base)
 

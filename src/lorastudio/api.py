@@ -1,0 +1,57 @@
+"""The Python API: the same verbs as the CLI, as functions. The CLI and the server call these.
+
+    import lorastudio as ls
+    setup = ls.plan(model="smollm2-135m", data="data.json", output="runs/a", epochs=5)
+    result = ls.train(model="smollm2-135m", data="data.json", output="runs/a", epochs=5)
+    report = ls.doctor("runs/a")
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .config import TrainConfig, make_config, read_config_file
+from .diagnosis.thresholds import Thresholds
+from .training.loop import Callback, RunResult
+from .training.loop import train as _train_loop
+from .training.setup import RunSetup, plan_run
+
+
+def build_config(config_file: str | Path | None = None, **options) -> TrainConfig:
+    """Options from a --config file, overridden by explicit keyword options (None = not given)."""
+    values = read_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in options.items() if v is not None})
+    return make_config(**values)
+
+
+def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1, **options) -> RunSetup:
+    """The plan and its preflight findings, without loading the weights (fast for any model size)."""
+    config = config or build_config(**options)
+    return plan_run(config, world_size=world_size, load_weights=False, thresholds=thresholds)
+
+
+def train(
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    force: bool = False,
+    on_event: Callback | None = None,
+    stop: threading.Event | None = None,
+    thresholds: Thresholds | None = None,
+    **options,
+) -> RunResult:
+    """Train a LoRA adapter; then, unless config.doctor is False, run the doctor on the result."""
+    config = config or build_config(**options)
+    result = _train_loop(config, resume=resume, force=force, on_event=on_event, stop=stop, thresholds=thresholds)
+    if result.status == "done" and config.doctor:
+        report = doctor(result.run_dir, thresholds=thresholds)
+        if on_event:
+            on_event({"type": "doctor", "report": report.to_dict()})
+    return result
+
+
+def doctor(run_dir: str | Path, **kwargs):
+    """Verify a finished run: did the adapter learn, and if not, why. See diagnosis/doctor.py."""
+    from .diagnosis.doctor import run_doctor
+
+    return run_doctor(str(run_dir), **kwargs)

@@ -1,0 +1,282 @@
+"""The `lorastudio` command: a table of verbs over the Python API. Parses, calls, prints.
+
+A user's mistake (StudioError) prints one message with its fix and exits 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waiting threads starve on shared CPUs
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer  # noqa: E402
+
+from .errors import PlanRefused, StudioError  # noqa: E402
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="LoRA Studio: fine-tune a chat model with LoRA, and prove the adapter works.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect and grow datasets.")
+app.add_typer(data_app, name="data")
+
+Opt = typer.Option
+
+
+def _dump(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+# ---- data -------------------------------------------------------------------------------------
+@data_app.command("inspect")
+def data_inspect(
+    file: Annotated[Path, typer.Argument(help="Alpaca, ShareGPT or OpenAI-messages file (.json/.jsonl)")],
+    model: Annotated[Optional[str], Opt(help="count tokens with this model's tokenizer and chat template")] = None,
+    max_seq_len: Annotated[int, Opt(help="report samples longer than this")] = 512,
+    as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
+):
+    """Format, counts, token lengths (p50/p95/max), duplicates and truncation of a dataset."""
+    from .data.readers import load_dataset
+    from .data.stats import format_inspect_report, inspect_dataset
+
+    ds = load_dataset(file)
+    tok = None
+    if model:
+        from .models import load_tokenizer, resolve_model
+
+        tok = load_tokenizer(resolve_model(model))
+    stats = inspect_dataset(ds, tok, max_seq_len if model else None)
+    _dump(stats) if as_json else print(format_inspect_report(stats))
+
+
+@data_app.command("expand")
+def data_expand(
+    file: Annotated[Path, typer.Argument(help="seed dataset")],
+    output: Annotated[Path, Opt("-o", "--output", help="where to write the expanded dataset")],
+    target: Annotated[int, Opt(min=1, help="samples to reach")] = 150,
+    method: Annotated[str, Opt(help="templates (offline) or model")] = "templates",
+    model: Annotated[Optional[str], Opt(help="local model for --method model")] = None,
+    endpoint: Annotated[Optional[str], Opt(help="OpenAI-compatible endpoint for --method model")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers every answer must keep")] = None,
+    holdout: Annotated[int, Opt(min=0, help="paraphrased probes to keep out of training")] = 0,
+    seed: Annotated[int, Opt(min=0)] = 0,
+):
+    """Grow a small dataset with paraphrases (templates or a model), de-duplicate, hold out probes."""
+    from .data.expand import expand_dataset, format_expand_report
+
+    if method not in ("templates", "model"):
+        raise StudioError(f"--method {method!r} is not known", fix="use --method templates or --method model")
+    engine = None
+    if method == "model" and not endpoint:
+        from .serving.engine import ChatEngine
+
+        engine = ChatEngine.load(model)
+    report = expand_dataset(
+        file, output, target=target, method=method, endpoint=endpoint, model=model,
+        markers=_split(markers), holdout=holdout, seed=seed, engine=engine,
+    )
+    print(format_expand_report(report))
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+
+# ---- plan and train ---------------------------------------------------------------------------
+def _train_command(
+    ctx: typer.Context,
+    model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file or a hub id")] = None,
+    data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl)")] = None,
+    output: Annotated[Optional[str], Opt("--output", "-o", help="run folder")] = None,
+    config: Annotated[Optional[Path], Opt(help="JSON/YAML file of options (seed-report key names accepted)")] = None,
+    epochs: Annotated[Optional[int], Opt()] = None,
+    batch_size: Annotated[Optional[int], Opt(help="samples per micro-batch")] = None,
+    grad_accum: Annotated[Optional[int], Opt(help="micro-batches per optimizer step")] = None,
+    lr: Annotated[Optional[float], Opt(help="peak learning rate")] = None,
+    warmup_steps: Annotated[Optional[int], Opt()] = None,
+    warmup_ratio: Annotated[Optional[float], Opt()] = None,
+    max_seq_len: Annotated[Optional[int], Opt(help="tokens per sample; longer ones are cut (and counted)")] = None,
+    lora_r: Annotated[Optional[int], Opt()] = None,
+    lora_alpha: Annotated[Optional[float], Opt()] = None,
+    lora_dropout: Annotated[Optional[float], Opt()] = None,
+    target_modules: Annotated[Optional[str], Opt(help="comma-separated module names, or all-linear")] = None,
+    eval_data: Annotated[Optional[str], Opt(help="held-out data for eval loss")] = None,
+    eval_split: Annotated[Optional[float], Opt(help="share of the data held out for eval loss")] = None,
+    probes: Annotated[Optional[str], Opt(help="held-out prompts the doctor checks after training")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts")] = None,
+    seed: Annotated[Optional[int], Opt()] = None,
+    save_steps: Annotated[Optional[int], Opt(help="checkpoint every N steps (0: each epoch)")] = None,
+    threads: Annotated[Optional[int], Opt(help="CPU threads (default: 1 for tiny models, all cores otherwise)")] = None,
+    dtype: Annotated[Optional[str], Opt(help="auto, fp32, bf16 or fp16")] = None,
+    trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="run the model repo's own code")] = None,
+    no_doctor: Annotated[bool, Opt("--no-doctor", help="skip the doctor after training")] = False,
+    resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
+    force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
+    as_json: Annotated[bool, Opt("--json", help="plan: print the plan and findings as JSON")] = False,
+):
+    from . import api
+
+    options = dict(
+        model=model, data=data, output=output, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
+        warmup_steps=warmup_steps, warmup_ratio=warmup_ratio, max_seq_len=max_seq_len, lora_r=lora_r,
+        lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules, eval_data=eval_data,
+        eval_split=eval_split, probes=probes, markers=markers, seed=seed, save_steps=save_steps, threads=threads,
+        dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
+    )
+    if ctx.info_name == "plan" and not output:
+        options["output"] = "(plan only)"
+    cfg = api.build_config(config, **options)
+    if ctx.info_name == "plan":
+        return _plan(cfg, as_json)
+    return _train(cfg, resume, force)
+
+
+def _plan(cfg, as_json: bool) -> None:
+    from . import api
+    from .console import print_findings, print_plan
+
+    setup = api.plan(cfg)
+    findings = [f.to_dict() for f in setup.findings]
+    if as_json:
+        _dump({"plan": setup.plan.to_dict(), "findings": findings})
+    else:
+        print_plan(setup.plan.to_dict())
+        print_findings(findings, "Preflight")
+    if any(f["severity"] == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+def _train(cfg, resume: bool, force: bool) -> None:
+    from . import api
+    from .console import TrainingProgress, console, print_findings
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # Ctrl-C / SIGTERM: checkpoint at the end of this step, then exit
+        console.print("[yellow]stopping after this step; a checkpoint will be saved (resume with --resume)[/yellow]")
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    progress = TrainingProgress()
+
+    def on_event(event: dict) -> None:
+        if event["type"] == "doctor":
+            _print_doctor(event["report"])
+        else:
+            progress(event)
+
+    try:
+        result = api.train(cfg, resume=resume, force=force, on_event=on_event, stop=stop)
+    except PlanRefused as e:
+        progress.close()
+        raise StudioError(e.message, e.fix) from None
+    finally:
+        progress.close()
+    if result.first_loss is not None:
+        console.print(f"loss {result.first_loss:.4f} → {result.last_loss:.4f}"
+                      + (f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""))
+    console.print(f"run folder: {result.run_dir}" + ("" if result.status == "done" else f" ({result.status})"))
+    if result.status == "cancelled":
+        raise typer.Exit(130)
+
+
+app.command("plan", help="Compute the plan (steps, tokens, truncation, label coverage) and its preflight findings. "
+            "Takes the same options as `train`; exits 1 when a finding is an error.")(_train_command)
+app.command("train", help="Train a LoRA adapter: plan, refuse on error findings (unless --force), train with "
+            "checkpoints, save RUN_DIR/adapter and manifest.json, then run the doctor.")(_train_command)
+
+
+# ---- doctor -----------------------------------------------------------------------------------
+def _print_doctor(report: dict) -> None:
+    from .console import console, print_findings
+
+    style = {"learned": "bold green", "not_learned": "bold red"}.get(report["verdict"], "bold yellow")
+    console.print(f"doctor: [{style}]{report['verdict']}[/{style}]")
+    print_findings([f for f in report["findings"] if f["severity"] != "info"], "Doctor findings")
+
+
+@app.command()
+def doctor(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run folder")],
+    probes: Annotated[Optional[str], Opt(help="held-out prompts (JSONL with prompt, expect_any)")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers, e.g. 俺老孙,嘿嘿,呔")] = None,
+    server: Annotated[Optional[str], Opt(help="check a running `lorastudio serve` at this URL")] = None,
+    as_json: Annotated[bool, Opt("--json")] = False,
+):
+    """Prove that an adapter works, or name the cause with evidence and a fix. Exit 0 learned, 1 not, 2 could not run."""
+    from .diagnosis.doctor import exit_code, run_doctor
+    from .diagnosis.report import format_report
+
+    report = run_doctor(str(run_dir), probes=probes, markers=_split(markers), server=server)
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)) if as_json else print(format_report(report))
+    raise typer.Exit(exit_code(report))
+
+
+# ---- chat -------------------------------------------------------------------------------------
+@app.command()
+def chat(
+    model: Annotated[Optional[str], Opt(help="base model (default: the adapter's base, else smollm2-135m)")] = None,
+    adapter: Annotated[Optional[Path], Opt(help="run folder or adapter folder")] = None,
+    prompt: Annotated[Optional[str], Opt("-p", "--prompt", help="one-shot prompt (else interactive)")] = None,
+    system: Annotated[Optional[str], Opt(help="system prompt")] = None,
+    compare: Annotated[bool, Opt(help="show base and adapter answers side by side")] = False,
+    max_new_tokens: Annotated[int, Opt(min=1, max=8192)] = 256,
+    temperature: Annotated[float, Opt(min=0.0, max=5.0, help="0 = greedy")] = 0.0,
+    top_p: Annotated[float, Opt(min=0.0, max=1.0)] = 1.0,
+    seed: Annotated[Optional[int], Opt()] = None,
+):
+    """Chat with a model and adapter, streaming, with the template the adapter was trained with."""
+    from .serving.chat import ChatSession
+
+    session = ChatSession.open(model, adapter, system=system, compare=compare,
+                               max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    if prompt is not None:
+        session.ask(prompt)
+    else:
+        session.repl()
+
+
+# ---- demo and serve ---------------------------------------------------------------------------
+@app.command()
+def demo(
+    output: Annotated[Optional[Path], Opt(help="run folder (default: STUDIO_HOME/runs/demo-wukong)")] = None,
+    epochs: Annotated[int, Opt(min=1, help="the seed report's recipe uses 5")] = 5,
+    model: Annotated[str, Opt()] = "smollm2-135m",
+):
+    """Train the bundled 孙悟空 persona on the embedded model and show base vs adapter answers."""
+    from .demo import run_demo
+
+    run_demo(output=output, epochs=epochs, model=model)
+
+
+@app.command()
+def serve(
+    model: Annotated[str, Opt(help="base model to chat with")] = "smollm2-135m",
+    host: Annotated[str, Opt(help="127.0.0.1 keeps it private; any other address needs a token")] = "127.0.0.1",
+    port: Annotated[int, Opt(min=1, max=65535)] = 8000,
+    token: Annotated[Optional[str], Opt(help="API/page token (generated and printed when binding off loopback)")] = None,
+):
+    """The web studio and OpenAI-compatible API."""
+    from .server import serve as run_server
+
+    run_server(model=model, host=host, port=port, token=token)
+
+
+def main() -> None:
+    try:
+        app()
+    except StudioError as e:
+        from .console import fail
+
+        fail(str(e))
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

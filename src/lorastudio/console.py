@@ -1,0 +1,128 @@
+"""Terminal rendering for the CLI and the demo: plans, findings, live training progress."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_plan(plan: dict) -> None:
+    t = Table(title="Training plan", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    rows = [
+        ("samples", f"{plan['n_train']} trained of {plan['n_records']} read"
+         + (f", {plan['n_eval']} held out for eval ({plan['eval_source']})" if plan["n_eval"] else "")),
+        ("effective batch", f"{plan['effective_batch']} = batch {plan['batch_size']} x accumulation {plan['grad_accum']}"
+         + (f" x {plan['world_size']} processes" if plan["world_size"] > 1 else "")),
+        ("steps per epoch", f"{plan['steps_per_epoch']} (drop-last would give {plan['steps_per_epoch_drop_last']})"),
+        ("total optimizer steps", f"{plan['total_steps']} = {plan['steps_per_epoch']} x {plan['epochs']} epochs"),
+        ("warmup steps", str(plan["warmup_steps"])),
+        ("tokens per epoch", f"{plan['tokens_per_epoch']:,} ({plan['trainable_tokens_per_epoch']:,} trained, "
+         f"label coverage {plan['label_coverage']:.0%})"),
+        ("longest sample", f"{plan['max_tokens']} tokens (p95 {plan['p95_tokens']}, max-seq-len {plan['max_seq_len']})"),
+        ("truncated", f"{plan['truncated']} samples ({plan['response_truncated']} lost answer tokens)"),
+        ("no trainable token", f"{plan['dropped_no_labels']} samples (dropped)"),
+        ("LoRA", f"r {plan['lora_r']}, alpha {plan['lora_alpha']:g}, lr {plan['lr']:g} on {', '.join(plan['target_modules']) or '-'}"),
+        ("trainable parameters", f"{plan['trainable_params']:,} of {plan['total_params']:,}"
+         + (f" ({plan['trainable_params'] / plan['total_params']:.2%})" if plan["total_params"] else "")),
+    ]
+    if plan.get("estimated_seconds"):
+        rows.append(("estimated time", _duration(plan["estimated_seconds"])))
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def print_findings(findings: list[dict], heading: str = "Findings") -> None:
+    if not findings:
+        console.print(f"[green]{heading}: none[/green]")
+        return
+    console.print(f"[bold]{heading}[/bold]")
+    for f in findings:
+        style = SEVERITY_STYLE.get(f["severity"], "")
+        console.print(f"  [{style}]{f['severity']:7}[/{style}] [bold]{f['code']}[/bold]: {f['title']}")
+        if f.get("evidence"):
+            ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items())
+            console.print(f"           evidence: {ev}", soft_wrap=True)
+        if f.get("fix"):
+            console.print(f"           fix: {f['fix']}", soft_wrap=True)
+
+
+class TrainingProgress:
+    """Receives the loop's events; a rich bar on a terminal, one line per step elsewhere (logs)."""
+
+    def __init__(self, show_plan: bool = True):
+        self.show_plan = show_plan
+        self.tty = console.is_terminal
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "plan" and self.show_plan:
+            print_plan(event["plan"])
+            print_findings(event["findings"], "Preflight")
+        elif kind == "resumed":
+            console.print(f"resumed from {event['checkpoint']} (step {event['step']})")
+        elif kind == "step":
+            self._step(event)
+        elif kind == "eval":
+            self._print(f"step {event['step']}: eval loss {event['eval_loss']:.4f}")
+        elif kind == "checkpoint":
+            pass
+        elif kind == "done":
+            self.close()
+            console.print(f"[bold]{event['status']}[/bold] after {event['step']} steps in {_duration(event['seconds'])}")
+
+    def _step(self, e: dict) -> None:
+        desc = f"loss {e['loss']:.4f} lr {e['lr']:.2e} {e['tokens_per_sec'] or 0:,.0f} tok/s"
+        if self.tty:
+            if self.progress is None:
+                self.progress = Progress(
+                    TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                )
+                self.progress.start()
+                self.task = self.progress.add_task(desc, total=e["total_steps"], completed=e["step"] - 1)
+            self.progress.update(self.task, completed=e["step"], description=desc)
+        else:
+            print(f"step {e['step']}/{e['total_steps']} {desc} grad_norm {e['grad_norm']:.3g}", flush=True)
+        for f in e.get("new_findings", []):
+            self._print(f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']} {f['code']}[/]: {f['title']} — fix: {f['fix']}")
+
+    def _print(self, text: str) -> None:
+        (self.progress.console if self.progress else console).print(text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: str = "adapter") -> None:
+    t = Table(show_lines=True)
+    t.add_column("prompt", ratio=1)
+    t.add_column(left, ratio=2)
+    t.add_column(right, ratio=2)
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+
+
+def fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+    sys.stderr.flush()

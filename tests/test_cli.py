@@ -1,0 +1,100 @@
+"""The CLI as a user meets it: whole transcripts, exit codes, one message per mistake, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from lorastudio.cli import app
+
+runner = CliRunner()
+
+
+def run(*args, **kw):
+    """Run `lorastudio ARGS` in a subprocess: the real entry point, its exit code and stderr."""
+    return subprocess.run([sys.executable, "-m", "lorastudio", *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_plan_json_for_the_seed_scenario_refuses_with_fixes(tiny_model_dir, persona_seed):
+    r = runner.invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(persona_seed), "--batch-size", "16",
+                            "--grad-accum", "1", "--epochs", "3", "--json"])
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert out["plan"]["steps_per_epoch"] == 2 and out["plan"]["total_steps"] == 6
+    codes = {f["code"]: f for f in out["findings"]}
+    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "raise --epochs to 50" in codes["TOO_FEW_STEPS"]["fix"]
+    assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix"}
+
+
+def test_config_file_accepts_the_seed_report_key_names(tiny_model_dir, persona_train, tmp_path):
+    conf = tmp_path / "c.yaml"
+    conf.write_text("num_epochs: 5\nbatch_size: 2\ngradient_accumulation_steps: 2\nlearning_rate: 1.0e-4\n"
+                    "lora_rank: 16\nlora_alpha: 32\nmax_seq_length: 512\n", encoding="utf-8")
+    r = runner.invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(persona_train), "--config", str(conf), "--json"])
+    plan = json.loads(r.stdout)["plan"]
+    assert (plan["epochs"], plan["effective_batch"], plan["steps_per_epoch"], plan["total_steps"]) == (5, 4, 39, 195)
+    assert (plan["lr"], plan["lora_r"], plan["max_seq_len"]) == (1e-4, 16, 512)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--epochs", "0"], "--epochs=0"),
+    (["--lr", "nan"], "--lr=nan"),
+    (["--lr", "-1"], "--lr=-1.0"),
+    (["--batch-size", "-2"], "--batch-size=-2"),
+    (["--lora-dropout", "1.5"], "--lora-dropout=1.5"),
+    (["--max-seq-len", "99999999"], "--max-seq-len=99999999"),
+    (["--target-modules", "qproj"], "TARGET_MODULES_MISSING: target modules ['qproj']"),
+    (["--model", "/nonexistent/model"], "is neither a folder"),
+    (["--data", "missing.json"], "missing.json"),
+])
+def test_bad_options_give_one_clear_message_and_exit_2(tiny_model_dir, persona_train, tmp_path, monkeypatch, capsys, args, expected):
+    base = ["--model", str(tiny_model_dir), "--data", str(persona_train), "--output", str(tmp_path / "r")]
+    opts = dict(zip(base[::2], base[1::2]))
+    opts.update(dict(zip(args[::2], args[1::2])))
+    monkeypatch.chdir(tmp_path)
+    code, err = main_in_process(monkeypatch, capsys, "train", *[x for kv in opts.items() for x in kv])
+    assert code == 2, err
+    assert expected in err and "fix:" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+def main_in_process(monkeypatch, capsys, *args):
+    """The real entry point (`lorastudio.cli.main`) in-process: exit code and stderr."""
+    from lorastudio.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["lorastudio", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+def test_bad_record_is_named_with_its_index_and_field(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "hi", "output": "yo"}\n{"instruction": "x", "output": ""}\n', encoding="utf-8")
+    code, err = main_in_process(monkeypatch, capsys, "data", "inspect", bad)
+    assert code == 2 and "record 1" in err and "output" in err and "Traceback" not in err
+
+
+def test_data_inspect_reports_token_lengths(tiny_model_dir, persona_train):
+    r = runner.invoke(app, ["data", "inspect", str(persona_train), "--model", str(tiny_model_dir), "--json"])
+    assert r.exit_code == 0
+    stats = json.loads(r.stdout)
+    assert stats["format"] == "alpaca" and stats["n_samples"] == 155
+    assert stats["tokens"]["response"]["max"] >= stats["tokens"]["response"]["p95"] >= stats["tokens"]["response"]["p50"] > 0
+
+
+def test_train_then_chat_one_shot_and_compare(tiny_model_dir, persona_train, tmp_path):
+    out = tmp_path / "run"
+    r = run("train", "--model", tiny_model_dir, "--data", persona_train, "--output", out, "--epochs", "1",
+            "--batch-size", "8", "--grad-accum", "1", "--lr", "3e-3", "--force", "--no-doctor")
+    assert r.returncode == 0, r.stderr
+    assert "Training plan" in r.stdout and "total optimizer steps" in r.stdout and "20 = 20 x 1 epochs" in r.stdout
+    assert "step 20/20" in r.stdout and "loss" in r.stdout and f"run folder: {out}" in r.stdout
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    r = run("chat", "--adapter", out, "-p", "你是谁？", "--max-new-tokens", "8")
+    assert r.returncode == 0, r.stderr
+    r = run("chat", "--adapter", out, "-p", "你是谁？", "--max-new-tokens", "8", "--compare")
+    assert r.returncode == 0 and "base" in r.stdout and "adapter" in r.stdout
