@@ -71,14 +71,16 @@ def data_expand(
 
     if method not in ("templates", "model"):
         raise StudioError(f"--method {method!r} is not known", fix="use --method templates or --method model")
-    engine = None
+    engine = generation = None
     if method == "model" and not endpoint:
-        from .serving.engine import ChatEngine
+        from .serving.engine import ChatEngine, GenerationConfig
 
         engine = ChatEngine.load(model)
+        # JSON-lines replies are long, and a little sampling gives varied pairs.
+        generation = GenerationConfig(max_new_tokens=1024, temperature=0.7, seed=seed)
     report = expand_dataset(
         file, output, target=target, method=method, endpoint=endpoint, model=model,
-        markers=_split(markers), holdout=holdout, seed=seed, engine=engine,
+        markers=_split(markers), holdout=holdout, seed=seed, engine=engine, generation_config=generation,
     )
     print(format_expand_report(report))
 
