@@ -75,6 +75,8 @@ def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
         expect(page.locator("#ds-upload-result .ok-box")).to_contain_text("155")
         expect(page.locator("#ds-preview tr")).to_have_count(51)
         expect(page.locator("#ds-tokens")).to_contain_text("token")
+        expect(page.locator("#ds-findings .finding").first).to_be_visible()
+        page.screenshot(path=str(OUT / "browser-datasets.png"), full_page=False)
 
         # Train: the tiny model, 1 epoch; the plan updates as we type
         page.click("nav a[data-page=train]")

@@ -86,23 +86,26 @@ def test_a_job_whose_process_died_shows_failed_with_its_log(home, tiny_model_dir
         assert c.get("/api/adapters").json()["adapters"] == []
 
 
-def test_cancel_checkpoints_queue_moves_on_and_resume_finishes(home, tiny_model_dir):
+def test_queue_cancel_checkpoint_and_resume(home, tiny_model_dir):
     with TestClient(make_app(home, tiny_model_dir)) as c:
-        long = submit(c, "long", data="wukong_seed.json", epochs=20, batch_size=2)  # 10 steps x 20 epochs
-        short = submit(c, "short", data="wukong_seed.json", epochs=1, batch_size=4)
-        assert short["status"] == "queued"  # one training at a time per device
+        long = submit(c, "long", data="wukong_seed.json", epochs=15, batch_size=2)  # 10 steps x 15 epochs
+        queued = submit(c, "queued", data="wukong_seed.json")
+        assert queued["status"] == "queued"  # one training at a time per device
+        cancelled = c.post(f"/api/jobs/{queued['id']}/cancel").json()
+        assert cancelled["status"] == "cancelled" and cancelled["pid"] is None  # dropped before it ever ran
+
         wait_for(c, long["id"], has_steps(1))
         assert c.post(f"/api/jobs/{long['id']}/cancel").json()["cancel_requested"]
-        cancelled = wait_for(c, long["id"], lambda j: j["status"] != "running")
-        assert cancelled["status"] == "cancelled" and cancelled["has_checkpoint"]
-        stopped_at = cancelled["progress"]["step"]
-        assert 0 < stopped_at < 200
-        assert wait_for(c, short["id"], lambda j: j["status"] not in ("queued", "running"))["status"] == "done"
+        stopped = wait_for(c, long["id"], lambda j: j["status"] != "running")
+        assert stopped["status"] == "cancelled" and stopped["has_checkpoint"]  # SIGINT: checkpoint, then exit
+        stopped_at = stopped["progress"]["step"]
+        assert 0 < stopped_at < 150
 
         resumed = c.post(f"/api/jobs/{long['id']}/resume").json()
         assert resumed["status"] in ("queued", "running") and resumed["resume"]
         done = wait_for(c, long["id"], lambda j: j["status"] not in ("queued", "running"))
         assert done["status"] == "done", done.get("log_tail")
         steps = [r["step"] for r in c.get(f"/api/jobs/{long['id']}/metrics").json()["rows"] if r["type"] == "step"]
-        assert steps == list(range(1, 201))
+        assert steps == list(range(1, 151))  # the resumed run continued from its checkpoint, no gap or repeat
+        assert "--resume" in done["log_tail"] or c.get(f"/api/jobs/{long['id']}/log").json()["log"].count("--resume")
         assert c.post(f"/api/jobs/{long['id']}/resume").status_code == 409

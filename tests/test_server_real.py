@@ -51,6 +51,18 @@ def test_real_engine_answers_alike_on_every_face(studio, tiny_model_dir):
                                               "temperature": 0}).json()
     assert v1["choices"][0]["message"]["content"] == plain["text"] and v1["usage"]["prompt_tokens"] > 0
 
+    # log-probabilities of the chosen tokens (the doctor's serving check compares them): the
+    # adapter's differ from the base's on the same loaded weights
+    def logprobs(model):
+        r = c.post("/v1/chat/completions", json={"model": model, "messages": PROMPT, "max_tokens": 4, "temperature": 0,
+                                                 "logprobs": True}).json()
+        if model == "wukong-tiny":  # the same greedy answer, cut at 4 tokens
+            assert plain["text"].startswith(r["choices"][0]["message"]["content"])
+        return [t["logprob"] for t in r["choices"][0]["logprobs"]["content"]]
+
+    adapted, base = logprobs("wukong-tiny"), logprobs("base")
+    assert len(adapted) == 4 and all(lp <= 0 for lp in adapted) and adapted != base
+
     manifest = json.loads((home / "runs" / "wukong-tiny" / "manifest.json").read_text())
     assert c.get("/api/engine/template", params={"adapter": "wukong-tiny"}).json()["sha256"] == manifest["chat_template_sha256"]
 

@@ -290,7 +290,9 @@ class JobRunner:
         state = job.progress().get("state")
         error = None
         if job.kind == "doctor":
-            status = DONE if rc in (0, 1) or (rc is None and (run_dir / "doctor.json").is_file()) else FAILED
+            # exit 0 learned, 1 not learned, 2 inconclusive or could not run: the report tells which
+            wrote = (run_dir / "doctor.json").is_file() and (run_dir / "doctor.json").stat().st_mtime >= (job.started or 0) - 1
+            status = DONE if wrote and rc in (0, 1, 2, None) else FAILED
         elif (run_dir / "manifest.json").is_file() and state == "done":
             status = DONE
         elif job.cancel_requested or state == "cancelled":

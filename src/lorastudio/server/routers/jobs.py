@@ -6,9 +6,9 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path as PathParam, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,7 @@ from ..jobs import ACTIVE, FAILED, CANCELLED
 
 router = APIRouter(tags=["jobs"])
 POLL_SECONDS = 0.5
+JobId = Annotated[int, PathParam(ge=1, le=2**62, description="the job's id")]
 
 
 class JobRequest(BaseModel):
@@ -71,7 +72,7 @@ def list_jobs(jobs: JobsDep) -> dict:
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, jobs: JobsDep) -> dict:
+def get_job(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     out = job.to_dict(tail=True)
     try:
@@ -82,18 +83,18 @@ def get_job(job_id: int, jobs: JobsDep) -> dict:
 
 
 @router.get("/jobs/{job_id}/metrics")
-def job_metrics(job_id: int, jobs: JobsDep) -> dict:
+def job_metrics(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     return {"job": job.id, "rows": read_metrics(Path(job.run_dir) / "metrics.jsonl")}
 
 
 @router.get("/jobs/{job_id}/log")
-def job_log(job_id: int, jobs: JobsDep, lines: int = Query(200, ge=1, le=5000)) -> dict:
+def job_log(job_id: JobId, jobs: JobsDep, lines: int = Query(200, ge=1, le=5000)) -> dict:
     return {"job": job_id, "log": jobs.get(job_id).log_tail(lines)}
 
 
 @router.get("/jobs/{job_id}/events")
-async def job_events(job_id: int, request: Request, jobs: JobsDep, follow: bool = True) -> StreamingResponse:
+async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: bool = True) -> StreamingResponse:
     """Server-sent events: every metrics.jsonl row so far (`metric`), then new ones as they are
     written; `status` when the job changes; `reset` when a resume rewrites the log; `end` last.
     A page that reloads, or a server that restarted, gets the whole curve back this way."""
@@ -137,14 +138,14 @@ async def job_events(job_id: int, request: Request, jobs: JobsDep, follow: bool 
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: int, runner: RunnerDep) -> dict:
+def cancel_job(job_id: JobId, runner: RunnerDep) -> dict:
     """Queued: dropped. Running: the trainer saves a checkpoint at the end of its step and exits
     (resume continues from there). Cancelling again kills it at once."""
     return runner.cancel(job_id).to_dict()
 
 
 @router.post("/jobs/{job_id}/resume")
-def resume_job(job_id: int, runner: RunnerDep, jobs: JobsDep) -> dict:
+def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     """Queue a cancelled or failed run again; it continues from its latest checkpoint."""
     job = jobs.get(job_id)
     if job.status not in (CANCELLED, FAILED) or job.kind != "train":

@@ -46,9 +46,11 @@ class CompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1, le=8192)
     temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False)
     top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
     n: int | None = Field(None, ge=1, le=1)
     frequency_penalty: float | None = Field(None, ge=-2, le=2, allow_inf_nan=False)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
 
 
 def _text(content) -> str:
@@ -84,6 +86,31 @@ def _prompt_tokens(engine, messages: list[dict], adapter: str) -> int:
         return 0
 
 
+def _generate_with_logprobs(engine, messages: list[dict], adapter: str, cfg: GenerationConfig):
+    """(text, n_tokens, [{"token", "logprob"}] | None): the chosen tokens' log-probabilities, which
+    the doctor's serving check compares between base and adapter. Engines without the
+    transformers internals (a scripted one) answer without them."""
+    if not all(hasattr(engine, a) for a in ("model", "encode", "using", "_generate_kwargs", "tokenizer")):
+        g = engine.generate(messages, adapter=adapter, config=cfg)
+        return g.text, g.n_tokens, None
+    import torch
+
+    with engine.using(adapter) as name:
+        ids = engine.encode(messages, name)
+        if cfg.seed is not None:
+            torch.manual_seed(cfg.seed)
+        with torch.inference_mode():
+            out = engine.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), output_scores=True,
+                                        return_dict_in_generate=True, **engine._generate_kwargs(cfg))
+    new = out.sequences[0, ids.shape[1]:].tolist()
+    content = []
+    for token, scores in zip(new, out.scores):
+        logprob = float(torch.log_softmax(scores[0].float(), dim=-1)[token])
+        content.append({"token": engine.tokenizer.decode([token]), "logprob": logprob, "bytes": None, "top_logprobs": []})
+    text = engine.tokenizer.decode(new, skip_special_tokens=True).strip()
+    return text, len(new), content
+
+
 @router.get("/models")
 def models(holder: EngineDep, registry: RegistryDep) -> dict:
     """The base model and every finished adapter, as OpenAI model objects."""
@@ -105,13 +132,17 @@ def chat_completions(req: CompletionRequest, holder: EngineDep):
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
     if not req.stream:
-        g = engine.generate(messages, adapter=adapter, config=cfg)
+        if req.logprobs:
+            text, n_tokens, content = _generate_with_logprobs(engine, messages, adapter, cfg)
+        else:
+            g = engine.generate(messages, adapter=adapter, config=cfg)
+            text, n_tokens, content = g.text, g.n_tokens, None
         prompt = _prompt_tokens(engine, messages, adapter)
-        finish = "length" if g.n_tokens >= cfg.max_new_tokens else "stop"
+        finish = "length" if n_tokens >= cfg.max_new_tokens else "stop"
         return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": g.text}, "finish_reason": finish,
-                             "logprobs": None}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": g.n_tokens, "total_tokens": prompt + g.n_tokens}}
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
+                             "logprobs": {"content": content} if content is not None else None}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": n_tokens, "total_tokens": prompt + n_tokens}}
 
     def chunk(delta: dict, finish: str | None = None) -> str:
         data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,

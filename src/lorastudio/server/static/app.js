@@ -466,7 +466,9 @@ CHAT.ask = async function (side, adapter, text) {
   out.parentElement.dataset.side = side;
   let answer = "";
   await postSSE("/api/chat", { messages: hist, system: $("#ch-system").value || null, adapter, stream: true, sampling: CHAT.sampling() },
-    (name, data) => { if (name === "delta") { answer += data.text; out.textContent = answer; log.scrollTop = log.scrollHeight; } });
+    (name, data) => { if (name === "delta") { answer += data.text; out.textContent = answer.trimStart(); log.scrollTop = log.scrollHeight; } });
+  answer = answer.trim();
+  if (!answer) { out.textContent = t("ch.empty"); out.classList.add("hint"); }
   out.parentElement.dataset.done = "1";
   hist.push({ role: "assistant", content: answer });
 };
@@ -536,18 +538,30 @@ DR.load = async function (name) {
 };
 
 DR.render = function (r) {
-  const v = r.verdict || "inconclusive";
-  let html = `<p>${t("dr.verdict")}: <span class="badge big ${esc(v)}" id="dr-verdict">${esc(t("verdict." + v))}</span> ${esc(r.summary || r.headline || "")}</p>`;
-  if (r.findings) html += `<h3>${t("dr.findings")}</h3>` + (r.findings.length ? findingsHTML(r.findings) : `<div class="ok-box">—</div>`);
-  const effect = r.effect || r.metrics || r.numbers;
-  if (effect && typeof effect === "object") {
-    html += `<h3>${t("dr.effect")}</h3><table class="table">` + Object.entries(effect).map(([k, val]) =>
-      `<tr><td>${esc(k)}</td><td>${esc(typeof val === "object" ? JSON.stringify(val) : (typeof val === "number" ? LineChart.fmt(val) : val))}</td></tr>`).join("") + "</table>";
+  const v = r.verdict || "inconclusive", effect = r.effect || {};
+  const num = (x) => (typeof x === "number" ? LineChart.fmt(x) : esc(typeof x === "object" && x !== null ? JSON.stringify(x) : x));
+  let html = `<p>${t("dr.verdict")}: <span class="badge big ${esc(v)}" id="dr-verdict">${esc(t("verdict." + v))}</span></p>`;
+  if (Array.isArray(r.basis) && r.basis.length) {
+    html += `<table class="table" id="dr-basis">` + r.basis.map((b) => `<tr><td>${b.ok ? '<span class="hit">✓</span>' : '<span class="miss">✗</span>'}</td>
+      <td><code>${esc(b.name)}</code></td><td>${num(b.value)} ≥ ${num(b.threshold)}</td><td class="hint">${esc(b.what || "")}</td></tr>`).join("") + "</table>";
   }
-  const gens = r.generations || r.samples || r.probes || r.comparisons;
+  (r.notes || []).forEach((n) => { html += `<p class="hint">${esc(n)}</p>`; });
+  if (r.findings) html += `<h3>${t("dr.findings")}</h3>` + (r.findings.length ? findingsHTML(r.findings) : `<div class="ok-box">${t("tr.plan.ok")}</div>`);
+  // the effect numbers, flattened: "kl.mean 0.42", "markers.gain 0.6", ...
+  const rows = [];
+  const walk = (prefix, o) => Object.entries(o).forEach(([k, val]) => {
+    if (k === "generations") return;
+    const key = prefix ? prefix + "." + k : k;
+    if (val && typeof val === "object" && !Array.isArray(val)) walk(key, val);
+    else rows.push(`<tr><td>${esc(key)}</td><td>${num(val)}</td></tr>`);
+  });
+  walk("", effect);
+  if (rows.length) html += `<h3>${t("dr.effect")}</h3><table class="table" id="dr-effect">${rows.join("")}</table>`;
+  const gens = effect.generations || r.generations;
+  const mark = (g, side) => (g[side + "_fact"] === undefined ? "" : (g[side + "_fact"] ? ' <span class="hit">✓</span>' : ' <span class="miss">✗</span>'));
   if (Array.isArray(gens) && gens.length) {
     html += `<h3>${t("dr.generations")}</h3><table class="table"><tr><th>${t("ch.probes.col.prompt")}</th><th>${t("ch.probes.col.base")}</th><th>${t("ch.probes.col.adapter")}</th></tr>` +
-      gens.map((g) => `<tr><td class="text">${esc(g.prompt)}</td><td class="text">${esc(g.base)}</td><td class="text">${esc(g.adapter)}</td></tr>`).join("") + "</table>";
+      gens.map((g) => `<tr><td class="text">${esc(g.prompt)}</td><td class="text">${esc(g.base)}${mark(g, "base")}</td><td class="text">${esc(g.adapter)}${mark(g, "adapter")}</td></tr>`).join("") + "</table>";
   }
   html += `<details><summary>${t("dr.raw")}</summary><pre>${esc(JSON.stringify(r, null, 2))}</pre></details>`;
   $("#dr-report").innerHTML = html;
