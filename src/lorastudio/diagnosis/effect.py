@@ -1,0 +1,338 @@
+"""After training: what the adapter measurably does. Numbers only; doctor.py turns them into
+findings and a verdict.
+
+    weights      per LoRA module: ||A||, ||B||, ||dW|| = ||B @ A|| * alpha/r, ||W||, ||dW||/||W||
+                 (read from adapter_model.safetensors; a B still at zero means dW = 0)
+    loss         mean token loss with the adapter off and on, on (a capped subset of) the
+                 training samples and on held-out samples that carry answers
+    kl           mean KL(base || adapter) of the next-token distribution on probe prompts
+    generations  greedy answers, base and adapter side by side, on the probes
+    markers      share of answers holding any style marker, base and adapter
+    curve        the training and eval curves from metrics.jsonl
+
+Base and adapter run on one loaded model: "base" is PEFT's `disable_adapter()`, the same
+switch the chat engine uses, so no second copy of the weights is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ..data.formatting import END_OF_TURN_MARKERS, IGNORE_INDEX, TokenizedSample, encode_prompt
+from ..data.readers import load_dataset, read_records
+from ..data.records import Sample
+from .thresholds import Thresholds
+
+# Measurement sizes (not decision thresholds): enough samples for a stable mean token loss
+# (32 samples are thousands of tokens), probes for KL and a readable side-by-side table.
+MAX_TRAIN_SAMPLES = 32
+DEFAULT_N_PROBES = 12
+
+
+# ---------------------------------------------------------------- probes
+
+
+@dataclass
+class Probe:
+    messages: list[dict]  # the conversation up to the user turn the model should answer
+    answer: str | None = None  # a reference answer, when the probe carries one (held-out loss)
+    expect_any: list[str] = field(default_factory=list)  # fact keywords: right if any occurs
+
+    @property
+    def prompt(self) -> str:
+        return self.messages[-1]["content"]
+
+
+def probe_from_sample(sample: Sample) -> Probe:
+    """A dataset sample as a probe: everything before its last assistant turn is the prompt."""
+    last = max(i for i, m in enumerate(sample.messages) if m["role"] == "assistant")
+    return Probe(messages=sample.messages[:last], answer=sample.messages[last]["content"])
+
+
+def read_probes(path: str | Path) -> list[Probe]:
+    """{"prompt", "expect_any"?, "answer"?, "system"?} records (JSON array or JSONL), or any
+    dataset file our readers read (Alpaca, ShareGPT, messages)."""
+    records = read_records(path)
+    if records and all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records):
+        probes = []
+        for r in records:
+            messages = [{"role": "system", "content": r["system"]}] if r.get("system") else []
+            messages.append({"role": "user", "content": r["prompt"]})
+            answer = r.get("answer") or r.get("output") or None
+            probes.append(Probe(messages, answer, [str(x) for x in r.get("expect_any") or []]))
+        return probes
+    return [probe_from_sample(s) for s in load_dataset(path).samples]
+
+
+def spread(items: list, n: int) -> list:
+    """n items evenly spaced over the list (keeps every category of an ordered file in view)."""
+    if n <= 0 or len(items) <= n:
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
+# ---------------------------------------------------------------- the training curve
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut by a crash ends the readable log
+    return rows
+
+
+def read_curve(metrics_path: Path, t: Thresholds) -> dict:
+    """Loss and eval curves, summarised: first/last windows, extremes, best eval and where."""
+    rows = read_jsonl(metrics_path)
+    steps = [r for r in rows if r.get("type") == "step"]
+    evals = [r for r in rows if r.get("type") == "eval"]
+    losses = [float(r["loss"]) for r in steps]
+    finite = [x for x in losses if math.isfinite(x)]
+    out: dict = {"steps": len(steps), "non_finite_steps": [r["step"] for r, x in zip(steps, losses) if not math.isfinite(x)],
+                 "live_findings": {}}
+    for r in rows:
+        for code in r.get("findings") or []:
+            out["live_findings"].setdefault(code, r.get("step"))
+    if finite:
+        pairs = [(r["step"], x) for r, x in zip(steps, losses) if math.isfinite(x)]
+        # The window the live monitor uses, shrunk for short runs so first and last do not overlap.
+        w = max(1, min(t.loss_window, len(finite) // 2))
+        out.update(
+            window=w,
+            first_loss=finite[0], last_loss=finite[-1],
+            first_window_mean=fmean(finite[:w]), last_window_mean=fmean(finite[-w:]),
+            min_loss=min(finite), max_loss=max(finite),
+            max_lr=max(float(r.get("lr", 0.0)) for r in steps),
+        )
+        out["drop"] = 1 - out["last_window_mean"] / out["first_window_mean"] if out["first_window_mean"] > 0 else 0.0
+        if len(pairs) > w:  # the highest loss after the first window (the monitor's blow-up rule)
+            out["peak_step"], out["peak_after_first_window"] = max(pairs[w:], key=lambda p: p[1])
+    out["eval"] = [[r["step"], float(r["eval_loss"])] for r in evals]
+    good = [(s, x) for s, x in out["eval"] if math.isfinite(x)]
+    if good:
+        best_step, best = min(good, key=lambda p: p[1])
+        out.update(best_eval=best, best_eval_step=best_step, last_eval=good[-1][1], last_eval_step=good[-1][0])
+        # Train loss around the best eval and at the end: did training keep falling meanwhile?
+        w = out.get("window", 1)
+        at_best = [float(r["loss"]) for r in steps if r["step"] <= best_step and math.isfinite(float(r["loss"]))][-w:]
+        if at_best:
+            out["train_at_best_eval"] = fmean(at_best)
+    return out
+
+
+# ---------------------------------------------------------------- adapter weights
+
+
+def _scale(name: str, config: dict) -> tuple[int, float]:
+    """rank and alpha/r (alpha/sqrt(r) with rsLoRA) of one module, honouring PEFT's patterns."""
+    r, alpha = config.get("r", 8), config.get("lora_alpha", 8)
+    for pattern, value in (config.get("rank_pattern") or {}).items():
+        if re.search(rf"(^|\.){pattern}$", name):
+            r = value
+    for pattern, value in (config.get("alpha_pattern") or {}).items():
+        if re.search(rf"(^|\.){pattern}$", name):
+            alpha = value
+    return r, alpha / (math.sqrt(r) if config.get("use_rslora") else r)
+
+
+def adapter_weight_stats(adapter_dir: str | Path, base_weight: Callable[[str], torch.Tensor | None] | None = None,
+                         t: Thresholds | None = None) -> dict:
+    """Per-module norms of a saved LoRA adapter; `base_weight(key_prefix)` gives W for ||dW||/||W||.
+
+    ||B @ A||_F is computed as sqrt(trace((A A^T)(B^T B))), two r x r products, so a 4096-wide
+    layer costs no 4096 x 4096 matrix.
+    """
+    from safetensors.torch import load_file
+
+    t = t or Thresholds()
+    adapter_dir = Path(adapter_dir)
+    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in tensors.items():
+        m = re.match(r"(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$", key)
+        if m:
+            pairs.setdefault(m.group(1), {})[m.group(2)] = tensor
+    modules = []
+    for prefix in sorted(pairs):
+        a, b = pairs[prefix].get("A"), pairs[prefix].get("B")
+        if a is None or b is None:
+            continue
+        name = prefix.removeprefix("base_model.model.")
+        r, scale = _scale(name, config)
+        a64, b64 = a.double(), b.double()
+        finite = bool(torch.isfinite(a64).all() and torch.isfinite(b64).all())
+        delta = math.sqrt(max(float(torch.trace((a64 @ a64.T) @ (b64.T @ b64))), 0.0)) * scale if finite else float("nan")
+        row = {"module": name, "rank": r, "a_norm": float(a64.norm()), "b_norm": float(b64.norm()),
+               "delta_norm": delta, "finite": finite}
+        w = base_weight(prefix) if base_weight else None
+        if w is not None:
+            row["w_norm"] = float(w.double().norm())
+            row["delta_rel"] = delta / row["w_norm"] if row["w_norm"] else float("nan")
+        modules.append(row)
+    b_norms = [m["b_norm"] for m in modules if m["finite"]]
+    rels = [m["delta_rel"] for m in modules if "delta_rel" in m and math.isfinite(m["delta_rel"])]
+    return {
+        "modules": len(modules),
+        "file_bytes": (adapter_dir / "adapter_model.safetensors").stat().st_size,
+        "zero_b_modules": sum(1 for x in b_norms if x <= t.identity_b_norm),
+        "non_finite_modules": [m["module"] for m in modules if not m["finite"]],
+        "b_norm_max": max(b_norms, default=0.0),
+        "b_norm_mean": fmean(b_norms) if b_norms else 0.0,
+        "delta_rel_mean": fmean(rels) if rels else None,
+        "delta_rel_max": max(rels) if rels else None,
+        "lora_alpha": config.get("lora_alpha"), "r": config.get("r"),
+        "per_module": modules,
+    }
+
+
+# ---------------------------------------------------------------- base vs adapter on one model
+
+
+@dataclass
+class Reference:
+    """A PEFT model holding the run's adapter, switched off and on by PEFT's own API (not
+    through the chat engine, whose path the serving check tests separately)."""
+
+    model: object  # peft.PeftModel
+    adapter: str
+    tokenizer: object  # carries the run's chat template
+    device: str = "cpu"
+    lock: object = None  # the engine's lock when the model is shared with one
+
+    @contextmanager
+    def side(self, adapter_on: bool) -> Iterator[None]:
+        with self.lock or nullcontext():
+            if adapter_on:
+                self.model.set_adapter(self.adapter)
+                ctx = nullcontext()
+            else:
+                ctx = self.model.disable_adapter()
+            with ctx, torch.inference_mode():
+                yield
+
+    def end_ids(self) -> list[int]:
+        vocab = self.tokenizer.get_vocab()
+        ids = {self.tokenizer.eos_token_id} | {vocab[m] for m in END_OF_TURN_MARKERS if m in vocab}
+        return sorted(i for i in ids if i is not None)
+
+
+MEASURE_BATCH = 8  # sequences per forward pass when measuring loss and KL
+
+
+def _padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask, each (B, T). Causal attention keeps every real
+    position blind to the padding after it, so each row's logits equal its unpadded forward."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        ids[row, : len(s)] = torch.tensor(s)
+        mask[row, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def mean_token_loss(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) -> float:
+    """Mean loss per trained token, the weighting training uses."""
+    pad = ref.tokenizer.pad_token_id or 0
+    total, count = 0.0, 0
+    with ref.side(adapter_on):
+        ref.model.eval()
+        for start in range(0, len(samples), MEASURE_BATCH):
+            part = samples[start : start + MEASURE_BATCH]
+            ids, mask = _padded([s.input_ids for s in part], pad, ref.device)  # (B, T)
+            labels, _ = _padded([s.labels for s in part], IGNORE_INDEX, ref.device)  # (B, T)
+            logits = ref.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()  # (B, T-1, V)
+            targets = labels[:, 1:]  # token t+1 is predicted at position t
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                           ignore_index=IGNORE_INDEX, reduction="sum"))
+            count += int((targets != IGNORE_INDEX).sum())
+    return total / count if count else float("nan")
+
+
+def next_token_logprobs(ref: Reference, prompts: list[list[int]], adapter_on: bool) -> torch.Tensor:
+    """log-probabilities of the first answer token for each prompt, (N, V)."""
+    pad = ref.tokenizer.pad_token_id or 0
+    out = []
+    with ref.side(adapter_on):
+        for start in range(0, len(prompts), MEASURE_BATCH):
+            part = prompts[start : start + MEASURE_BATCH]
+            ids, mask = _padded(part, pad, ref.device)
+            logits = ref.model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
+            last = torch.tensor([len(p) - 1 for p in part], device=logits.device)
+            out.append(torch.log_softmax(logits[torch.arange(len(part)), last], dim=-1))  # (B, V)
+    return torch.cat(out)
+
+
+def compare_loss(ref: Reference, samples: list[TokenizedSample], source: str) -> dict | None:
+    if not samples:
+        return None
+    base, adapter = mean_token_loss(ref, samples, False), mean_token_loss(ref, samples, True)
+    drop = (base - adapter) / base if math.isfinite(base) and math.isfinite(adapter) and base > 0 else float("nan")
+    return {"source": source, "samples": len(samples), "tokens": sum(s.n_trainable for s in samples),
+            "base": base, "adapter": adapter, "drop": drop}
+
+
+def next_token_kl(ref: Reference, probes: list[Probe]) -> dict | None:
+    """Mean KL(base || adapter) of the first answer token's distribution, in nats."""
+    if not probes:
+        return None
+    prompts = [encode_prompt(ref.tokenizer, p.messages) for p in probes]
+    base, adapter = next_token_logprobs(ref, prompts, False), next_token_logprobs(ref, prompts, True)  # (N, V)
+    kl = (base.exp() * (base - adapter)).sum(-1).nan_to_num(nan=math.inf).clamp(min=0.0)  # (N,); >= 0 up to rounding
+    same_top = float((base.argmax(-1) == adapter.argmax(-1)).float().mean())
+    return {"probes": len(probes), "mean": float(kl.mean()), "max": float(kl.max()), "same_top_token": same_top}
+
+
+def greedy(ref: Reference, messages: list[dict], adapter_on: bool, max_new_tokens: int) -> str:
+    ids = torch.tensor([encode_prompt(ref.tokenizer, messages)], device=ref.device)
+    with ref.side(adapter_on):
+        out = ref.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+            temperature=None, top_p=None, top_k=None, eos_token_id=ref.end_ids(), pad_token_id=ref.tokenizer.pad_token_id,
+        )
+    return ref.tokenizer.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=True).strip()
+
+
+def has_any(text: str, words: list[str]) -> bool:
+    return any(w and w in text for w in words)
+
+
+def side_by_side(ref: Reference, probes: list[Probe], max_new_tokens: int, markers: list[str] | None) -> list[dict]:
+    rows = []
+    for p in probes:
+        row = {"prompt": p.prompt, "base": greedy(ref, p.messages, False, max_new_tokens),
+               "adapter": greedy(ref, p.messages, True, max_new_tokens)}
+        if markers:
+            row["base_marker"], row["adapter_marker"] = has_any(row["base"], markers), has_any(row["adapter"], markers)
+        if p.expect_any:
+            row["expect_any"] = p.expect_any
+            row["base_fact"], row["adapter_fact"] = has_any(row["base"], p.expect_any), has_any(row["adapter"], p.expect_any)
+        rows.append(row)
+    return rows
+
+
+def rates(rows: list[dict], key: str) -> dict | None:
+    """Share of base and adapter answers with `key` (marker / fact) set, over rows that have it."""
+    rows = [r for r in rows if f"base_{key}" in r]
+    if not rows:
+        return None
+    base = sum(r[f"base_{key}"] for r in rows) / len(rows)
+    adapter = sum(r[f"adapter_{key}"] for r in rows) / len(rows)
+    return {"answers": len(rows), "base_rate": base, "adapter_rate": adapter, "gain": adapter - base}
