@@ -400,7 +400,8 @@ def test_too_low_learning_rate_no_decrease_and_no_effect(runs, tiny_model_dir, c
     assert "ADAPTER_IS_IDENTITY" not in c and r.effect["weights"]["b_norm_max"] > Thresholds().identity_b_norm
     stage = dict(zip([f.code for f in r.findings], r.stages))
     assert stage["LOSS_NOT_DECREASING"] == "after"  # the whole curve, not only the live look
-    assert "--lr 1e-04" in next(f for f in r.findings if f.code == "ADAPTER_NO_EFFECT").fix
+    fix = next(f for f in r.findings if f.code == "ADAPTER_NO_EFFECT").fix
+    assert "--lr 1e-04" in fix and "--epochs 4 gives 120" in fix  # 30 steps per epoch
     assert r.verdict == "not_learned"
 
 
@@ -444,7 +445,7 @@ def test_seed_scenario_refused_then_not_learned(runs, tiny_model_dir, persona_se
     assert r.verdict == "not_learned" and exit_code(r) == 1
     assert "TOO_FEW_STEPS" in [b.get("code") for b in r.basis]
     assert codes(r)["NO_HELDOUT"] == "warning" and r.effect["probes"]["source"] == "training prompts (no held-out data)"
-    assert r.effect["curve"]["steps"] == 6
+    assert r.effect["curve"]["steps"] == 6 and r.effect["loss"]["heldout"] is None  # trained prompts are not held out
 
 
 # ---------------------------------------------------------------- small pieces

@@ -229,13 +229,21 @@ def _effect_findings(found: _Findings, effect: dict, plan: dict, config: dict, t
     if not identity and kl and kl["mean"] < t.no_effect_kl:
         spe = max(plan.get("steps_per_epoch", 1), 1)
         epochs = math.ceil(t.min_steps_warn / spe)
+        todo = []
+        if lr * scale < GOOD_SCALED_LR / 2:
+            todo.append(f"raise the learning rate: --lr {good:.0e} (lr x alpha/r ≈ {GOOD_SCALED_LR:g})")
+        if steps < t.min_steps_warn:
+            todo.append(f"train at least {t.min_steps_warn} steps (--epochs {epochs} gives {epochs * spe})")
+        if not todo:
+            todo.append("adapt more of the model (--target-modules all-linear) or a higher --lora-r, and check that the "
+                        "answers differ from what the base already says")
         found.add(Finding(
             "ADAPTER_NO_EFFECT", "error",
             f"the adapter barely changes the model: mean KL(base || adapter) {kl['mean']:.2e} nats on {kl['probes']} probes",
             {"kl_mean": kl["mean"], "no_effect_kl": t.no_effect_kl, "delta_rel_mean": w["delta_rel_mean"],
              "steps": steps, "lr": lr, "scaled_lr": lr * scale, "train_loss_drop": train["drop"] if train else None},
-            f"{steps} steps at lr {lr:g} moved the weights by {w['delta_rel_mean'] or 0:.1e} of their norm: "
-            f"use --lr {good:.0e} and at least {t.min_steps_warn} steps (--epochs {epochs} gives {epochs * spe})"), "after")
+            f"{steps} steps at lr {lr:g} moved the weights by {w['delta_rel_mean'] or 0:.1e} of their norm: " + "; ".join(todo)),
+            "after")
 
 
 def _serving_findings(found: _Findings, effect: dict, manifest: dict, t: Thresholds, server: str | None) -> None:
@@ -367,9 +375,11 @@ def _choose_probes(probes: str | None, config: dict, data, n: int) -> tuple[list
     return spread([probe_from_sample(by_index[t.index]) for t in prepared.train], n), "training prompts (no held-out data)"
 
 
-def _heldout_samples(data, probes: list[Probe], tok, max_seq_len: int) -> tuple[list, str]:
+def _heldout_samples(data, probes: list[Probe], probe_source: str, tok, max_seq_len: int) -> tuple[list, str]:
     if data is not None and data[2].eval:
         return spread(data[2].eval, MAX_TRAIN_SAMPLES), f"eval {data[2].eval_source}"
+    if probe_source.startswith("training prompts"):
+        return [], "none"  # trained-on prompts are no held-out set
     with_answers = [p for p in probes if p.answer]
     samples = [tokenize_sample(tok, p.messages + [{"role": "assistant", "content": p.answer}], max_seq_len) for p in with_answers]
     return [s for s in samples if s.n_trainable], "probes with answers"
@@ -386,7 +396,7 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
     loss = {}
     if data is not None:
         loss["train"] = compare_loss(ref, spread(data[2].train, MAX_TRAIN_SAMPLES), "training samples")
-        held, held_source = _heldout_samples(data, probes, ref.tokenizer, config["max_seq_len"])
+        held, held_source = _heldout_samples(data, probes, source, ref.tokenizer, config["max_seq_len"])
         loss["heldout"] = compare_loss(ref, held, held_source)
     effect["loss"] = loss
     effect["kl"] = next_token_kl(ref, probes)
