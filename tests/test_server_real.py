@@ -75,3 +75,25 @@ def test_merge_endpoint_writes_a_plain_hf_folder(studio):
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(r.json()["files"])
     assert c.post("/api/adapters/wukong-tiny/merge", json={"name": "wukong-merged"}).json()["error"]["code"] == "conflict"
     assert c.post("/api/adapters/wukong-tiny/merge", json={"name": "../x"}).status_code == 422
+
+
+def test_planning_while_the_engine_loads_does_not_break_it(studio):
+    """plan_run builds on the meta device by patching torch for the whole process; the server
+    serialises it with model loading, or the engine would come up with meta weights."""
+    import threading
+
+    c, _, _ = studio
+    plans: list[int] = []
+
+    def plan_repeatedly():
+        for _ in range(6):
+            plans.append(c.post("/api/plan", json={"config": {"data": "wukong_seed.json"}}).status_code)
+
+    worker = threading.Thread(target=plan_repeatedly)
+    worker.start()
+    activated = c.post("/api/adapters/wukong-tiny/activate")
+    worker.join()
+    assert activated.status_code == 200, activated.text
+    assert plans == [200] * 6
+    r = c.post("/api/chat", json={"messages": PROMPT, "stream": False, "sampling": GREEDY})
+    assert r.status_code == 200 and r.json()["n_tokens"] > 0

@@ -14,6 +14,20 @@ from .settings import Settings
 from .storage import DatasetStore, TokenizerCache
 
 
+# `plan_run(load_weights=False)` builds its model under accelerate's `init_empty_weights`, which
+# patches torch.nn.Module for the whole process while it runs: a model or adapter built in
+# another thread meanwhile would get weights on the meta device. Everything in the server that
+# builds modules (planning, loading the engine or an adapter, merging) holds this lock.
+BUILD_LOCK = threading.RLock()
+
+
+def plan_without_weights(config, tokenizer):
+    from ..training.setup import plan_run
+
+    with BUILD_LOCK:
+        return plan_run(config, load_weights=False, tokenizer=tokenizer)
+
+
 class EngineHolder:
     """The chat engine: given (tests pass a scripted one), or loaded on first use.
 
@@ -35,7 +49,7 @@ class EngineHolder:
 
     def get(self):
         if self._engine is None:
-            with self._lock:
+            with self._lock, BUILD_LOCK:
                 if self._engine is None:
                     if self._loader is not None:
                         self._engine = self._loader(self.settings.model)
@@ -60,7 +74,8 @@ class EngineHolder:
         engine = self.get()
         if name not in engine.adapters:
             entry = self.registry.get(name)  # NotFound → 404 naming the adapters there are
-            engine.add_adapter(name, entry.run_dir)
+            with BUILD_LOCK:
+                engine.add_adapter(name, entry.run_dir)
         return name
 
     def forget(self, name: str) -> None:

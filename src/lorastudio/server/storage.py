@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
 from ..config import TrainConfig, make_config
-from ..errors import ConfigError
+from ..errors import ConfigError, StudioError
 from ..models import DEFAULT_MODEL, EMBEDDED, load_tokenizer, resolve_model
 from ..serving.registry import NotFound, validate_name
 
@@ -74,7 +75,10 @@ class TokenizerCache:
     def __init__(self, size: int = 4):
         self.size = size
         self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._failed: dict[tuple, tuple[float, Exception]] = {}
         self._lock = threading.Lock()
+
+    FAILURE_SECONDS = 30.0  # a model that failed to load is not retried (a hub lookup can take a minute) for this long
 
     def get(self, model: str, trust_remote_code: bool = False):
         key = (model, trust_remote_code)
@@ -82,7 +86,15 @@ class TokenizerCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        tok = load_tokenizer(resolve_model(model), trust_remote_code)
+            failed = self._failed.get(key)
+            if failed and time.monotonic() - failed[0] < self.FAILURE_SECONDS:
+                raise failed[1]
+        try:
+            tok = load_tokenizer(resolve_model(model), trust_remote_code)
+        except StudioError as e:
+            with self._lock:
+                self._failed[key] = (time.monotonic(), e)
+            raise
         with self._lock:
             self._items[key] = tok
             while len(self._items) > self.size:

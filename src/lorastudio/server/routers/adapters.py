@@ -16,6 +16,7 @@ from ...serving.registry import validate_name
 from ..deps import EngineDep, JobsDep, RegistryDep, SettingsDep
 from ..errors import ApiError
 from ..jobs import ACTIVE
+from ..state import BUILD_LOCK
 
 router = APIRouter(prefix="/adapters", tags=["adapters"])
 
@@ -113,6 +114,7 @@ def merge(name: str, registry: RegistryDep, settings: SettingsDep, req: MergeReq
     """Fold the adapter into its base model and save a standalone HF folder (safetensors)
     under HOME/merged; it loads with plain transformers, no PEFT needed."""
     out_name = validate_name((req.name if req and req.name else f"{name}-merged"), "output name")
-    path = registry.merge(name, settings.merged / out_name)
+    with BUILD_LOCK:
+        path = registry.merge(name, settings.merged / out_name)
     files = sorted(p.name for p in path.iterdir())
     return {"adapter": name, "path": str(path), "name": out_name, "files": files}

@@ -16,7 +16,7 @@ from ...diagnosis.findings import errors as error_findings
 from ...errors import PlanRefused
 from ...serving.registry import NotFound, is_complete, validate_name
 from ...training.metrics import read_metrics
-from ...training.setup import plan_run
+from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
 from ..jobs import ACTIVE, FAILED, CANCELLED
@@ -58,7 +58,7 @@ def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: Data
         raise ApiError(409, "conflict", f"a run named {name!r} already exists", f"名为 {name!r} 的运行已存在",
                        "choose another name, or resume that run", "换一个名字，或继续（resume）那个运行")
     config = build_config(req.config, datasets, run_dir, settings.model)
-    setup = plan_run(config, load_weights=False, tokenizer=tokenizers.get(config.model, config.trust_remote_code))
+    setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("training refused: the plan has error-level findings", setup.findings,
                           fix="apply the fixes shown, or tick 'force' to train anyway")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ...training.setup import plan_run
+from ..state import plan_without_weights
 from ..deps import DatasetsDep, SettingsDep, TokenizersDep
 from ..storage import build_config, model_choices
 
@@ -22,7 +22,7 @@ class PlanRequest(BaseModel):
 def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep, settings: SettingsDep) -> dict:
     """`lorastudio plan` for the form: runs `plan_run(config, load_weights=False)` with a cached tokenizer."""
     config = build_config(req.config, datasets, settings.runs / "(plan)", settings.model)
-    setup = plan_run(config, load_weights=False, tokenizer=tokenizers.get(config.model, config.trust_remote_code))
+    setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     return {"plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
             "device": setup.device.device, "model": setup.source.describe(),
             "errors": sum(f.severity == "error" for f in setup.findings)}

@@ -543,15 +543,16 @@ DR.render = function (r) {
   let html = `<p>${t("dr.verdict")}: <span class="badge big ${esc(v)}" id="dr-verdict">${esc(t("verdict." + v))}</span></p>`;
   if (Array.isArray(r.basis) && r.basis.length) {
     html += `<table class="table" id="dr-basis">` + r.basis.map((b) => `<tr><td>${b.ok ? '<span class="hit">✓</span>' : '<span class="miss">✗</span>'}</td>
-      <td><code>${esc(b.name)}</code></td><td>${num(b.value)} ≥ ${num(b.threshold)}</td><td class="hint">${esc(b.what || "")}</td></tr>`).join("") + "</table>";
+      <td><code>${esc(b.name)}</code></td><td>${num(b.value)}${b.threshold === undefined || b.threshold === null ? "" : " ≥ " + num(b.threshold)}</td>
+      <td class="hint">${esc(b.what || b.title || "")}</td></tr>`).join("") + "</table>";
   }
   (r.notes || []).forEach((n) => { html += `<p class="hint">${esc(n)}</p>`; });
   if (r.findings) html += `<h3>${t("dr.findings")}</h3>` + (r.findings.length ? findingsHTML(r.findings) : `<div class="ok-box">${t("tr.plan.ok")}</div>`);
   // the effect numbers, flattened: "kl.mean 0.42", "markers.gain 0.6", ...
   const rows = [];
   const walk = (prefix, o) => Object.entries(o).forEach(([k, val]) => {
-    if (k === "generations") return;
     const key = prefix ? prefix + "." + k : k;
+    if (k === "generations" || (Array.isArray(val) && val.some((x) => x && typeof x === "object"))) return;  // in the tables / raw JSON
     if (val && typeof val === "object" && !Array.isArray(val)) walk(key, val);
     else rows.push(`<tr><td>${esc(key)}</td><td>${num(val)}</td></tr>`);
   });
@@ -602,7 +603,8 @@ function init() {
     if (act) AD.act(act.dataset.act, act.closest("tr").dataset.name);
   });
   const f = TRAIN.form();
-  f.addEventListener("input", TRAIN.schedulePlan);
+  // the model field plans on change (blur, Enter), not per keystroke: a half-typed hub id is a network lookup
+  f.addEventListener("input", (e) => { if (e.target.name !== "model") TRAIN.schedulePlan(); });
   f.addEventListener("change", TRAIN.schedulePlan);
   f.addEventListener("submit", TRAIN.start);
   $("#job-cancel").onclick = async () => { try { TRAIN.renderJob(await api("POST", `/api/jobs/${TRAIN.job.id}/cancel`)); } catch (e) { showError("#train-error", e); } };
