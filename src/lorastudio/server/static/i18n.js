@@ -60,7 +60,7 @@ const MESSAGES = {
     "ch.prompt.ph": "Type a message… (Ctrl+Enter to send)", "ch.send": "Send", "ch.clear": "Clear",
     "ch.probes": "Run held-out probes", "ch.probes.running": "Probe {i} / {n}…", "ch.probes.col.prompt": "probe",
     "ch.probes.col.base": "base", "ch.probes.col.adapter": "adapter", "ch.probes.summary": "Fact hits: base {b}, adapter {a} of {n}; persona markers: base {mb}, adapter {ma}",
-    "ch.you": "You", "ch.empty": "(empty answer: the model stopped at once)", "ch.col.base": "Base", "ch.col.adapter": "Adapter: {name}",
+    "ch.you": "You", "ch.empty": "(empty answer: only whitespace or an end token)", "ch.col.base": "Base", "ch.col.adapter": "Adapter: {name}",
     // doctor
     "dr.title": "Doctor", "dr.run": "Run", "dr.run.button": "Run the doctor", "dr.none": "No doctor report for this run yet.",
     "dr.verdict": "Verdict", "dr.findings": "Findings", "dr.evidence": "Evidence", "dr.effect": "Effect numbers",
@@ -128,7 +128,7 @@ const MESSAGES = {
     "ch.prompt.ph": "输入消息…（Ctrl+Enter 发送）", "ch.send": "发送", "ch.clear": "清空",
     "ch.probes": "运行留出测试问题", "ch.probes.running": "第 {i} / {n} 个测试问题…", "ch.probes.col.prompt": "测试问题",
     "ch.probes.col.base": "基础模型", "ch.probes.col.adapter": "适配器", "ch.probes.summary": "答中事实：基础模型 {b}，适配器 {a}，共 {n}；人设标记：基础模型 {mb}，适配器 {ma}",
-    "ch.you": "你", "ch.empty": "（空回答：模型立即停止了）", "ch.col.base": "基础模型", "ch.col.adapter": "适配器：{name}",
+    "ch.you": "你", "ch.empty": "（空回答：只生成了空白或结束符）", "ch.col.base": "基础模型", "ch.col.adapter": "适配器：{name}",
     "dr.title": "诊断", "dr.run": "运行", "dr.run.button": "运行诊断", "dr.none": "这个运行还没有诊断报告。",
     "dr.verdict": "结论", "dr.findings": "发现的问题", "dr.evidence": "证据", "dr.effect": "效果数据",
     "dr.generations": "基础模型与适配器的回答对比", "dr.running": "正在诊断…", "dr.raw": "完整报告（JSON）",
