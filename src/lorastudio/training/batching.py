@@ -37,16 +37,14 @@ def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, ra
 
 
 def collate(samples: list[TokenizedSample], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad to the longest sample: input_ids, attention_mask, labels, each (B, T)."""
+    """Right-pad to the longest sample: input_ids, attention_mask, labels, each (B, T).
+
+    Padded Python lists become one tensor each (one copy, not one per row)."""
     width = max(s.n_tokens for s in samples)
-    ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(samples), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(samples), width), dtype=torch.long)
-    for row, s in enumerate(samples):
-        n = s.n_tokens
-        ids[row, :n] = torch.tensor(s.input_ids)
-        labels[row, :n] = torch.tensor(s.labels)
-        mask[row, :n] = 1
+    pads = [width - s.n_tokens for s in samples]
+    ids = torch.tensor([s.input_ids + [pad_id] * p for s, p in zip(samples, pads)], dtype=torch.long)
+    labels = torch.tensor([s.labels + [IGNORE_INDEX] * p for s, p in zip(samples, pads)], dtype=torch.long)
+    mask = torch.tensor([[1] * s.n_tokens + [0] * p for s, p in zip(samples, pads)], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
