@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from lorastudio.server.jobs import JobRunner
 from lorastudio.serving.engine import BASE, Generation, GenerationConfig, read_adapter
 
 
@@ -43,7 +44,7 @@ class FakeEngine:
         if name != BASE and name not in self.adapters:
             raise KeyError(name)
         self.calls.append((name, messages))
-        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         return name, f"[{name}] you said: {prompt}"
 
     def generate(self, messages, adapter=None, config: GenerationConfig | None = None) -> Generation:
@@ -97,3 +98,33 @@ def fake_run(runs: Path, name: str, loss: float = 1.25, verdict: str | None = "l
     if verdict:
         (run / "doctor.json").write_text(json.dumps({"verdict": verdict, "findings": []}))
     return run
+
+
+class QueueOnlyRunner(JobRunner):
+    """The real runner minus its reconciliation, which is what starts processes: submitted jobs
+    are recorded and stay queued. For tests that may submit a job but must never train."""
+
+    def tick(self) -> None:
+        pass
+
+
+def queue_only(app):
+    """Swap the app's job runner for a QueueOnlyRunner on the same jobs table."""
+    studio = app.state.studio
+    studio.runner = QueueOnlyRunner(studio.jobs, studio.settings.home, device="cpu")
+    return app
+
+
+class _Touch:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):  # unpickling calls Path.touch(path): the file appearing proves it ran
+        return (Path.touch, (Path(self.path),))
+
+
+def booby_trapped_pickle(marker: Path) -> bytes:
+    """A pickle that creates `marker` when unpickled, to prove weights files are never unpickled."""
+    import pickle
+
+    return pickle.dumps({"state_dict": _Touch(marker)}, protocol=4)

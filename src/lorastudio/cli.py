@@ -154,6 +154,8 @@ def _plan(cfg, as_json: bool) -> None:
 
 
 def _train(cfg, resume: bool, force: bool) -> None:
+    from rich.markup import escape
+
     from . import api
     from .console import TrainingProgress, console, print_findings
 
@@ -183,7 +185,7 @@ def _train(cfg, resume: bool, force: bool) -> None:
     if result.first_loss is not None:
         console.print(f"loss {result.first_loss:.4f} → {result.last_loss:.4f}"
                       + (f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""))
-    console.print(f"run folder: {result.run_dir}" + ("" if result.status == "done" else f" ({result.status})"))
+    console.print(f"run folder: {escape(str(result.run_dir))}" + ("" if result.status == "done" else f" ({result.status})"))
     if result.status == "cancelled":
         raise typer.Exit(130)
 
@@ -231,7 +233,7 @@ def chat(
     max_new_tokens: Annotated[int, Opt(min=1, max=8192)] = 256,
     temperature: Annotated[float, Opt(min=0.0, max=5.0, help="0 = greedy")] = 0.0,
     top_p: Annotated[float, Opt(min=0.0, max=1.0)] = 1.0,
-    seed: Annotated[Optional[int], Opt()] = None,
+    seed: Annotated[Optional[int], Opt(min=0, max=2**63 - 1, help="sampling seed (with --temperature > 0)")] = None,
 ):
     """Chat with a model and adapter, streaming, with the template the adapter was trained with."""
     from .serving.chat import ChatSession

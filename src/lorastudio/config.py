@@ -33,6 +33,13 @@ KEY_ALIASES = {
 }
 
 
+# Bounds that only refuse the absurd: a step count past any real run (1000 epochs of a million
+# steps), and a seed torch.manual_seed can take (an int64).
+MAX_STEPS = 10**9
+MAX_SEED = 2**63 - 1
+PATH_FIELDS = ("model", "data", "output", "eval_data", "probes")
+
+
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
@@ -44,11 +51,11 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(2, ge=1, le=4096)  # samples per micro-batch per process
     grad_accum: int = Field(2, ge=1, le=4096)  # micro-batches per optimizer step
     lr: float = Field(1e-4, ge=0, le=1.0)  # 0 is allowed so the doctor can explain it
-    warmup_steps: int | None = Field(None, ge=0)  # overrides warmup_ratio when set
+    warmup_steps: int | None = Field(None, ge=0, le=MAX_STEPS)  # overrides warmup_ratio when set
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     weight_decay: float = Field(0.0, ge=0, le=1)
-    max_grad_norm: float = Field(1.0, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0, le=1e6)  # 0: no clipping
     max_seq_len: int = Field(512, ge=8, le=131072)
     lora_r: int = Field(16, ge=1, le=1024)
     lora_alpha: float = Field(32, gt=0, le=100000)
@@ -56,12 +63,12 @@ class TrainConfig(BaseModel):
     target_modules: list[str] | None = None  # None: the attention projections the model has
     eval_data: str | None = None
     eval_split: float = Field(0.0, ge=0, lt=1)  # share of the data held out for eval loss
-    eval_steps: int = Field(0, ge=0)  # 0: evaluate at the end of each epoch
+    eval_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: evaluate at the end of each epoch
     probes: str | None = None  # held-out prompts for the doctor
     markers: list[str] | None = None  # style markers the doctor counts in answers
-    seed: int = Field(42, ge=0)
-    save_steps: int = Field(0, ge=0)  # 0: a checkpoint at the end of each epoch
-    keep_checkpoints: int = Field(2, ge=1)
+    seed: int = Field(42, ge=0, le=MAX_SEED)
+    save_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: a checkpoint at the end of each epoch
+    keep_checkpoints: int = Field(2, ge=1, le=MAX_STEPS)
     threads: int | None = Field(None, ge=1, le=1024)
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     trust_remote_code: bool = False
@@ -74,6 +81,15 @@ class TrainConfig(BaseModel):
         if isinstance(v, str):
             v = [x.strip() for x in v.split(",") if x.strip()]
         return v or None
+
+    @field_validator(*PATH_FIELDS)
+    @classmethod
+    def _a_real_path(cls, v):
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("is empty; give a file or folder (or leave the option out)")
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("contains a NUL byte, which no file name can hold")
+        return v
 
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
@@ -93,7 +109,9 @@ def _describe(errors: list[dict]) -> str:
         elif e["type"] == "missing":
             parts.append(f"{flag_name(field)} is required")
         else:
-            parts.append(f"{flag_name(field)}={value!r}: {e['msg']}")
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown):,} characters)"
+            parts.append(f"{flag_name(field)}={shown}: {e['msg']}")
     return "; ".join(parts)
 
 
@@ -117,7 +135,11 @@ def read_config_file(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}", fix="check the --config path", option="--config")
-    text = p.read_text(encoding="utf-8-sig")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p} could not be read: {e}", fix="save it as UTF-8 text you can read (JSON or YAML)",
+                          option="--config") from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -128,9 +150,11 @@ def read_config_file(path: str | Path) -> dict:
     except Exception as e:  # json and yaml raise different types; both are the user's file
         raise ConfigError(f"{p} could not be parsed: {e}", fix="fix the syntax (JSON or YAML)", option="--config") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{p} must hold a mapping of option names to values", option="--config")
+        raise ConfigError(f"{p} must hold a mapping of option names to values", option="--config",
+                          fix="write one option per key, e.g. {\"epochs\": 5, \"lr\": 1e-4}")
     out = {}
     for key, value in raw.items():
+        key = str(key)  # YAML allows numbers and other scalars as keys
         name = KEY_ALIASES.get(key, key).replace("-", "_")
         if name not in TrainConfig.model_fields:
             known = ", ".join(sorted(TrainConfig.model_fields))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -54,12 +55,13 @@ def print_findings(findings: list[dict], heading: str = "Findings") -> None:
     console.print(f"[bold]{heading}[/bold]")
     for f in findings:
         style = SEVERITY_STYLE.get(f["severity"], "")
-        console.print(f"  [{style}]{f['severity']:7}[/{style}] [bold]{f['code']}[/bold]: {f['title']}")
+        # titles, evidence and fixes quote the user's values: '[/x]' there is text, not markup
+        console.print(f"  [{style}]{f['severity']:7}[/{style}] [bold]{f['code']}[/bold]: {escape(f['title'])}")
         if f.get("evidence"):
             ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items())
-            console.print(f"           evidence: {ev}", soft_wrap=True)
+            console.print(f"           evidence: {escape(ev)}", soft_wrap=True)
         if f.get("fix"):
-            console.print(f"           fix: {f['fix']}", soft_wrap=True)
+            console.print(f"           fix: {escape(f['fix'])}", soft_wrap=True)
 
 
 class TrainingProgress:
@@ -102,7 +104,7 @@ class TrainingProgress:
         else:
             print(f"step {e['step']}/{e['total_steps']} {desc} grad_norm {e['grad_norm']:.3g}", flush=True)
         for f in e.get("new_findings", []):
-            self._print(f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']} {f['code']}[/]: {f['title']} — fix: {f['fix']}")
+            self._print(f"[{SEVERITY_STYLE[f['severity']]}]{f['severity']} {f['code']}[/]: {escape(f['title'])} — fix: {escape(f['fix'])}")
 
     def _print(self, text: str) -> None:
         (self.progress.console if self.progress else console).print(text)
@@ -119,10 +121,10 @@ def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: st
     t.add_column(left, ratio=2)
     t.add_column(right, ratio=2)
     for r in rows:
-        t.add_row(*r)
+        t.add_row(*(escape(x) for x in r))  # prompts and answers are text: '[/x]' in them is not markup
     console.print(t)
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)  # the message quotes user input
     sys.stderr.flush()

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
+from .readers import unpaired_surrogate
 
 IGNORE_INDEX = -100  # label value that CrossEntropyLoss (and transformers) skip
 
@@ -65,8 +66,21 @@ def template_hash(tokenizer_or_text) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def check_messages(messages: list[dict]) -> None:
+    """Refuse chat input that is not text (a lone surrogate: from a broken JSON escape, or bytes
+    that were not UTF-8 in a terminal), which the tokenizer would fail on with a TypeError."""
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        at = unpaired_surrogate(content) if isinstance(content, str) else None
+        if at is not None:
+            raise ConfigError(f"messages[{i}].content holds an unpaired surrogate ({content[at]!r} at character {at}), "
+                              "which is not text", fix="send UTF-8 text (a \\uD83D\\uDE00 pair is one emoji, half of it is not)",
+                              option=f"messages[{i}].content")
+
+
 def encode_prompt(tokenizer, messages: list[dict], chat_template: str | None = None) -> list[int]:
     """Token ids that ask the model for the next assistant turn (inference)."""
+    check_messages(messages)
     text = render_chat(tokenizer, messages, add_generation_prompt=True, chat_template=chat_template)
     # The template already writes any start token; the tokenizer adding one more is the
     # "doubled BOS" bug users see after export, so special tokens are never added here.

@@ -31,6 +31,9 @@ SHAREGPT_ROLES = {
 }
 MESSAGE_ROLES = ("system", "user", "assistant")
 NOT_JSON = {".csv", ".tsv", ".parquet", ".arrow", ".xlsx", ".xls"}
+# Longer than any run can train on: max_seq_len is at most 131072 tokens, and no tokenizer packs
+# 7+ characters into a token on average. Tokenizing a 10 MB field would take a minute, to be cut.
+MAX_FIELD_CHARS = 1_000_000
 FIX_RECORDS = "fix the records listed above (indices are 0-based), then load the file again"
 FIX_FILE = "fix the file as described above, then load it again"
 
@@ -46,6 +49,8 @@ def _read_bytes(path: Path) -> bytes:
     def fail(message: str, fix: str) -> DataError:
         return DataError([DataProblem(str(path), None, None, message)], fix=fix)
 
+    if "\x00" in str(path):
+        raise fail("the path contains a NUL byte", "pass the file's real path")
     if path.suffix.lower() in NOT_JSON:
         raise fail(f"'{path.suffix}' files are not supported", "convert it to JSONL: one JSON object per line")
     if not path.exists():
@@ -80,6 +85,9 @@ def _parse_text(text: str, problems: ProblemList) -> list:
         if not _looks_like_jsonl(text):
             _add_json_error(problems, None, whole_error, text)
             return []
+    except RecursionError:
+        problems.add(None, None, TOO_DEEP)
+        return []
     return _parse_jsonl(text, problems)
 
 
@@ -113,7 +121,14 @@ def _parse_jsonl(text: str, problems: ProblemList) -> list:
         except json.JSONDecodeError as e:
             _add_json_error(problems, len(records), e, line, line_no)
             records.append(_Unparsed())
+        except RecursionError:
+            problems.add(len(records), None, f"line {line_no} {TOO_DEEP}")
+            records.append(_Unparsed())
     return records
+
+
+TOO_DEEP = ("nests arrays or objects thousands of levels deep, too deep to read; "
+            "a record is one object of strings and lists of turns, so rewrite it that way")
 
 
 def _add_json_error(problems: ProblemList, index: int | None, e: json.JSONDecodeError,
@@ -196,6 +211,16 @@ def detect_format(records: list, file: str = "<records>") -> str:
     return fmt
 
 
+def unpaired_surrogate(text: str) -> int | None:
+    """Where the first lone surrogate is (half of a broken "\\ud83d" escape, or undecodable
+    bytes Python let through), which is not text: UTF-8 cannot encode it, tokenizers refuse it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
+
+
 def _json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number")
@@ -225,6 +250,12 @@ class _Record:
             self.problem(field, f"must be a string, got a JSON {_json_type(value)}; write {what} as text")
         elif not value.strip() and required:
             self.problem(field, f"is empty; write {what} here or remove the record")
+        elif len(value) > MAX_FIELD_CHARS:
+            self.problem(field, f"is {len(value):,} characters long, more than any run can train on "
+                                f"({MAX_FIELD_CHARS:,} at most); split it into shorter samples or remove the record")
+        elif (at := unpaired_surrogate(value)) is not None:
+            self.problem(field, f"holds an unpaired surrogate escape ({value[at]!r} at character {at}), "
+                                "which is not text; fix the escape (a \\uD83D\\uDE00 pair is one emoji) or remove it")
         else:
             return value if value.strip() else None
         return None

@@ -93,19 +93,24 @@ def resolve_model(spec: str | None) -> ModelSource:
     if spec in EMBEDDED:
         folder = convert_gguf(_embedded_gguf(spec), studio_home() / "models" / spec)
         return ModelSource(spec, "embedded", str(folder), origin=EMBEDDED[spec][1])
-    path = Path(spec).expanduser()
+    neither = ModelError(
+        f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}) nor a hub id (org/name)",
+        fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, or a hub id such as Qwen/Qwen2.5-0.5B-Instruct",
+    )
+    try:
+        path = Path(spec).expanduser()
+        is_file, is_dir, exists = path.is_file(), path.is_dir(), path.exists()
+    except (OSError, ValueError, RuntimeError):  # a name too long for the OS, a NUL byte, ~nosuchuser
+        raise neither from None
     if path.suffix == ".gguf":
-        if not path.is_file():
+        if not is_file:
             raise ModelError(f"GGUF file not found: {spec}", fix="give the path of an existing .gguf file")
         return ModelSource(spec, "gguf", str(convert_gguf(path, _gguf_cache_dir(path))), origin=str(path))
-    if path.is_dir():
+    if is_dir:
         _check_local_folder(path)
         return ModelSource(spec, "local", str(path))
-    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") != 1:
-        raise ModelError(
-            f"model '{spec}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}) nor a hub id (org/name)",
-            fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, or a hub id such as Qwen/Qwen2.5-0.5B-Instruct",
-        )
+    if exists or spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+        raise neither
     return ModelSource(spec, "hub", spec)
 
 

@@ -61,6 +61,14 @@ HTTP_CODES = {
 }
 
 
+BAD_BODY_FIX = {
+    False: "send a well-formed body: JSON in UTF-8 with Content-Type application/json (uploads: multipart/form-data "
+           "with a 'file' part); the schema is at /docs",
+    True: "请发送格式正确的请求体：UTF-8 编码的 JSON（Content-Type: application/json；上传文件用 multipart/form-data 的 file 字段）；"
+          "接口说明见 /docs",
+}
+
+
 def studio_details(e: StudioError) -> dict:
     d = e.to_dict()
     d.pop("message", None)
@@ -102,8 +110,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException):
         code, en, zh = HTTP_CODES.get(e.status_code, ("http_error", str(e.detail), str(e.detail)))
-        text = (zh if wants_zh(request) else en).format(path=request.url.path, method=request.method)
-        return JSONResponse(body(code, text, None, {"status": e.status_code}), e.status_code, headers=e.headers)
+        zh_wanted = wants_zh(request)
+        text = (zh if zh_wanted else en).format(path=request.url.path, method=request.method)
+        fix = None
+        if e.status_code == 400:  # the framework could not read the body: say so, and what it takes
+            text += f": {e.detail}" if e.detail and str(e.detail) != "Bad Request" else ""
+            fix = BAD_BODY_FIX[zh_wanted]
+        return JSONResponse(body(code, text, fix, {"status": e.status_code}), e.status_code, headers=e.headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, e: Exception):

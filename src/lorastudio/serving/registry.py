@@ -39,14 +39,14 @@ class NameTaken(RunError):
 
 
 def validate_name(name: str, what: str = "name") -> str:
-    """A single folder name: no separators, no '..', no NUL or control characters, not absolute."""
+    """A single folder name: no separators, no '..', nothing unprintable (NUL, control), not absolute."""
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{what} is empty", fix="give a name such as wukong-v1", option=what)
     bad = None
     if len(name) > MAX_NAME:
         bad = f"is longer than {MAX_NAME} characters"
-    elif "\x00" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        bad = "contains a NUL or control character"
+    elif not name.isprintable():  # NUL, control and format characters, and lone surrogates (not text)
+        bad = "contains a NUL, control or other unprintable character"
     elif "/" in name or "\\" in name:
         bad = "contains a path separator ('/' or '\\')"
     elif ".." in name:

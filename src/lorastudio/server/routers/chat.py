@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from ...data.formatting import check_messages
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
 from ..errors import ApiError, body
@@ -19,11 +20,12 @@ from .jobs import sse
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 MAX_PROBES = 100
+MAX_MESSAGE_CHARS = 200_000  # per message, here and on /v1: past any context the engine can hold
 
 
 class Message(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str = Field(..., max_length=200_000)
+    content: str = Field(..., max_length=MAX_MESSAGE_CHARS)
 
 
 class Sampling(BaseModel):
@@ -59,6 +61,7 @@ def chat_messages(req: ChatRequest) -> list[dict]:
     if not any(m["role"] == "user" for m in messages):
         raise ApiError(422, "invalid_request", "the conversation has no user message", "对话中没有用户消息",
                        "add a message with role 'user'", "添加一条 role 为 user 的消息")
+    check_messages(messages)
     return messages
 
 

@@ -17,10 +17,12 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...data.formatting import check_messages
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
 from ..errors import ApiError, body
 from ..state import iterate_in_thread
+from .chat import MAX_MESSAGE_CHARS
 
 router = APIRouter(tags=["openai"])
 
@@ -53,12 +55,17 @@ class CompletionRequest(BaseModel):
     top_logprobs: int | None = Field(None, ge=0, le=20)
 
 
-def _text(content) -> str:
+def _text(content, i: int) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+    parts = [part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+    if not all(isinstance(p, str) for p in parts):
+        raise ApiError(422, "invalid_request", f"messages[{i}].content has a text part whose 'text' is not a string",
+                       f"messages[{i}].content 中有 text 部分的 'text' 不是字符串",
+                       'write each part as {"type": "text", "text": "..."}', '每个部分写成 {"type": "text", "text": "..."}')
+    return "".join(parts)
 
 
 def _messages(req: CompletionRequest) -> list[dict]:
@@ -69,7 +76,13 @@ def _messages(req: CompletionRequest) -> list[dict]:
             raise ApiError(422, "invalid_request", f"messages[{i}].role {m.role!r} is not supported",
                            f"messages[{i}].role 不支持 {m.role!r}", "use system, developer, user or assistant",
                            "请使用 system、developer、user 或 assistant")
-        out.append({"role": roles[m.role], "content": _text(m.content)})
+        text = _text(m.content, i)
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ApiError(422, "invalid_request", f"messages[{i}].content is {len(text):,} characters, over the "
+                           f"limit of {MAX_MESSAGE_CHARS:,}", f"messages[{i}].content 有 {len(text):,} 个字符，超过上限 "
+                           f"{MAX_MESSAGE_CHARS:,}", "send a shorter message", "请缩短消息")
+        out.append({"role": roles[m.role], "content": text})
+    check_messages(out)
     return out
 
 
