@@ -307,7 +307,8 @@ def greedy(ref: Reference, messages: list[dict], adapter_on: bool, max_new_token
             input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
             temperature=None, top_p=None, top_k=None, eos_token_id=ref.end_ids(), pad_token_id=ref.tokenizer.pad_token_id,
         )
-    return ref.tokenizer.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=True).strip()
+    text = ref.tokenizer.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=True)
+    return text.strip().rstrip("\ufffd")  # a character cut by max_new_tokens decodes as U+FFFD
 
 
 def has_any(text: str, words: list[str]) -> bool:

@@ -28,6 +28,13 @@ def _pct(v) -> str:
     return "n/a" if not isinstance(v, (int, float)) else f"{100 * v:.0f}%"
 
 
+def _lower(drop) -> str:
+    """A relative drop as words: '17% lower', '3% higher'."""
+    if not isinstance(drop, (int, float)):
+        return "n/a"
+    return f"{_pct(drop)} lower" if drop >= 0 else f"{_pct(-drop)} higher"
+
+
 def _cell(text: str, limit: int = 80) -> str:
     text = " ".join(str(text).split())
     text = text if len(text) <= limit else text[: limit - 1] + "…"
@@ -54,7 +61,7 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
         x = loss.get(key)
         if x:
             rows.append((f"mean token loss, {x['source']} ({x['samples']} samples)", _num(x["base"]),
-                         f"{_num(x['adapter'])} ({_pct(x['drop'])} lower)" if isinstance(x["drop"], float) else _num(x["adapter"])))
+                         f"{_num(x['adapter'])} ({_lower(x['drop'])})"))
     kl = effect.get("kl")
     if kl:
         rows.append((f"KL(base ‖ adapter), next token, {kl['probes']} probes", "",
@@ -76,7 +83,7 @@ def _summary_lines(effect: dict) -> list[str]:
     c = effect.get("curve") or {}
     if c.get("steps"):
         line = (f"- curve: {c['steps']} steps, loss {_num(c.get('first_window_mean'))} → {_num(c.get('last_window_mean'))} "
-                f"(means of {c.get('window')}-step windows, {_pct(c.get('drop'))} lower)")
+                f"(means of {c.get('window')}-step windows, {_lower(c.get('drop'))})")
         if c.get("best_eval") is not None:
             line += (f"; eval best {_num(c['best_eval'])} at step {c['best_eval_step']}, "
                      f"last {_num(c['last_eval'])} at step {c['last_eval_step']}")
