@@ -60,7 +60,8 @@ def validate_name(name: str, what: str = "name") -> str:
     elif name.lower() in RESERVED:
         bad = f"is reserved ({', '.join(sorted(RESERVED))} select the base model)"
     if bad:
-        raise ConfigError(f"{what} {name!r} {bad}", fix="use letters, digits, '-', '_' or '.', e.g. wukong-v1", option=what)
+        shown = repr(name) if len(name) <= MAX_NAME else f"{name[:40]!r}... ({len(name):,} characters)"
+        raise ConfigError(f"{what} {shown} {bad}", fix="use letters, digits, '-', '_' or '.', e.g. wukong-v1", option=what)
     return name
 
 
