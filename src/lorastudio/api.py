@@ -26,9 +26,14 @@ def build_config(config_file: str | Path | None = None, **options) -> TrainConfi
 
 
 def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1, **options) -> RunSetup:
-    """The plan and its preflight findings, without loading the weights (fast for any model size)."""
+    """The plan and its preflight findings, without loading the weights (fast for any model size).
+    `setup.extra["recommended"]` holds the recipe (recipes.py) for this data and model."""
+    from .recipes import recommend_for_setup
+
     config = config or build_config(**options)
-    return plan_run(config, world_size=world_size, load_weights=False, thresholds=thresholds)
+    setup = plan_run(config, world_size=world_size, load_weights=False, thresholds=thresholds)
+    setup.extra["recommended"] = recommend_for_setup(setup)
+    return setup
 
 
 def train(

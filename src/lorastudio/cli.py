@@ -111,6 +111,8 @@ def _train_command(
     eval_split: Annotated[Optional[float], Opt(help="share of the data held out for eval loss")] = None,
     probes: Annotated[Optional[str], Opt(help="held-out prompts the doctor checks after training")] = None,
     markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts")] = None,
+    mix_general: Annotated[Optional[float], Opt(help="general replay samples per task sample mixed in (0.2 adds 20 per 100)")] = None,
+    general_data: Annotated[Optional[str], Opt(help="your own general replay file (default: the bundled 40 samples)")] = None,
     seed: Annotated[Optional[int], Opt()] = None,
     save_steps: Annotated[Optional[int], Opt(help="checkpoint every N steps (0: each epoch)")] = None,
     threads: Annotated[Optional[int], Opt(help="CPU threads (default: 1 for tiny models, all cores otherwise)")] = None,
@@ -127,7 +129,7 @@ def _train_command(
         model=model, data=data, output=output, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
         warmup_steps=warmup_steps, warmup_ratio=warmup_ratio, max_seq_len=max_seq_len, lora_r=lora_r,
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules, eval_data=eval_data,
-        eval_split=eval_split, probes=probes, markers=markers, seed=seed, save_steps=save_steps, threads=threads,
+        eval_split=eval_split, probes=probes, markers=markers, mix_general=mix_general, general_data=general_data, seed=seed, save_steps=save_steps, threads=threads,
         dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
     )
     if ctx.info_name == "plan" and not output:
@@ -142,13 +144,17 @@ def _plan(cfg, as_json: bool) -> None:
     from . import api
     from .console import print_findings, print_plan
 
+    from .recipes import format_recipe
+
     setup = api.plan(cfg)
     findings = [f.to_dict() for f in setup.findings]
+    recipe = setup.extra["recommended"]
     if as_json:
-        _dump({"plan": setup.plan.to_dict(), "findings": findings})
+        _dump({"plan": setup.plan.to_dict(), "findings": findings, "recommended": recipe.to_dict()})
     else:
         print_plan(setup.plan.to_dict())
         print_findings(findings, "Preflight")
+        print(format_recipe(recipe))
     if any(f["severity"] == "error" for f in findings):
         raise typer.Exit(1)
 
@@ -211,13 +217,15 @@ def doctor(
     probes: Annotated[Optional[str], Opt(help="held-out prompts (JSONL with prompt, expect_any)")] = None,
     markers: Annotated[Optional[str], Opt(help="comma-separated style markers, e.g. 俺老孙,嘿嘿,呔")] = None,
     server: Annotated[Optional[str], Opt(help="check a running `lorastudio serve` at this URL")] = None,
+    general_probes: Annotated[Optional[str], Opt(help="general questions with expect_any for retention "
+                                                 "(default: the bundled 30; 'none' skips)")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
 ):
     """Prove that an adapter works, or name the cause with evidence and a fix. Exit 0 learned, 1 not, 2 could not run."""
     from .diagnosis.doctor import exit_code, run_doctor
     from .diagnosis.report import format_report
 
-    report = run_doctor(str(run_dir), probes=probes, markers=_split(markers), server=server)
+    report = run_doctor(str(run_dir), probes=probes, markers=_split(markers), server=server, general=general_probes)
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)) if as_json else print(format_report(report))
     raise typer.Exit(exit_code(report))
 

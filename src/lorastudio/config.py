@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
 
@@ -37,7 +37,7 @@ KEY_ALIASES = {
 # steps), and a seed torch.manual_seed can take (an int64).
 MAX_STEPS = 10**9
 MAX_SEED = 2**63 - 1
-PATH_FIELDS = ("model", "data", "output", "eval_data", "probes")
+PATH_FIELDS = ("model", "data", "output", "eval_data", "probes", "general_data")
 
 
 class TrainConfig(BaseModel):
@@ -65,6 +65,11 @@ class TrainConfig(BaseModel):
     eval_split: float = Field(0.0, ge=0, lt=1)  # share of the data held out for eval loss
     eval_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: evaluate at the end of each epoch
     probes: str | None = None  # held-out prompts for the doctor
+    # General replay: mix_general general samples per task sample into training (0.2 with 155
+    # persona samples adds 31), drawn by seed from general_data (None: the bundled
+    # examples/general_replay.json), so the adapter keeps answering ordinary questions.
+    mix_general: float = Field(0.0, ge=0, le=1)
+    general_data: str | None = None
     markers: list[str] | None = None  # style markers the doctor counts in answers
     seed: int = Field(42, ge=0, le=MAX_SEED)
     save_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: a checkpoint at the end of each epoch
@@ -89,6 +94,13 @@ class TrainConfig(BaseModel):
             raise ValueError("is empty; give a file or folder (or leave the option out)")
         if isinstance(v, str) and "\x00" in v:
             raise ValueError("contains a NUL byte, which no file name can hold")
+        return v
+
+    @field_validator("general_data")
+    @classmethod
+    def _general_data_needs_a_share(cls, v, info: ValidationInfo):
+        if v and not info.data.get("mix_general"):
+            raise ValueError("is only read with --mix-general RATIO > 0; add e.g. --mix-general 0.2")
         return v
 
     def save(self, path: Path) -> None:

@@ -21,6 +21,7 @@ def print_plan(plan: dict) -> None:
     t.add_column()
     rows = [
         ("samples", f"{plan['n_train']} trained of {plan['n_records']} read"
+         + (f", of which {plan['n_general']} general replay (--mix-general)" if plan.get("n_general") else "")
          + (f", {plan['n_eval']} held out for eval ({plan['eval_source']})" if plan["n_eval"] else "")),
         ("effective batch", f"{plan['effective_batch']} = batch {plan['batch_size']} x accumulation {plan['grad_accum']}"
          + (f" x {plan['world_size']} processes" if plan["world_size"] > 1 else "")),

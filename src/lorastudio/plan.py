@@ -71,6 +71,7 @@ class Plan:
     no_end_of_turn: int = 0
     duplicates: int = 0
     eval_source: str = "none"
+    n_general: int = 0  # general replay samples inside n_train (--mix-general)
     has_probes: bool = False
     max_seq_len: int = 0
     target_modules: list[str] = field(default_factory=list)

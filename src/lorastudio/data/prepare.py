@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .formatting import TokenizedSample, tokenize_sample
 from .records import Dataset
@@ -20,6 +21,8 @@ class Prepared:
     no_end_of_turn: int = 0  # answers that end without an end-of-turn marker
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (first, repeat) record pairs
     eval_source: str = "none"  # "none" | "split" | "file"
+    n_general: int = 0  # general replay samples mixed into train (after the task samples)
+    general_source: str | None = None
 
 
 def tokenize_all(dataset: Dataset, tokenizer, max_seq_len: int) -> list[TokenizedSample]:
@@ -46,7 +49,11 @@ def prepare(
     eval_split: float = 0.0,
     eval_dataset: Dataset | None = None,
     seed: int = 42,
+    general: Dataset | None = None,
+    mix_general: float = 0.0,
 ) -> Prepared:
+    """Tokenise, count every drop, hold out eval samples; then append round(mix_general x task
+    samples) general replay samples from `general` (train only, never eval; see mix_in_general)."""
     tokenized = tokenize_all(dataset, tokenizer, max_seq_len)
     out = Prepared(train=[], eval=[], n_records=len(dataset))
     out.duplicates = find_duplicates(dataset)
@@ -76,4 +83,42 @@ def prepare(
         out.eval_source = "split"
     else:
         out.train = kept
+    if general is not None and mix_general > 0:
+        replay = mix_in_general(general, len(out.train), mix_general, seed, tokenizer, max_seq_len)
+        out.train = out.train + replay
+        out.n_general, out.general_source = len(replay), str(general.path)
     return out
+
+
+BUNDLED_GENERAL = Path(__file__).resolve().parents[1] / "examples" / "general_replay.json"
+
+
+def load_general(path: str | None) -> Dataset:
+    """The user's general replay file, or the bundled one (40 neutral zh/en samples)."""
+    from .readers import load_dataset
+
+    return load_dataset(path or BUNDLED_GENERAL)
+
+
+def general_count(n_task: int, ratio: float) -> int:
+    """General samples per task sample: 155 persona samples at 0.2 → 31."""
+    return round(n_task * ratio)
+
+
+def mix_in_general(general: Dataset, n_task: int, ratio: float, seed: int, tokenizer, max_seq_len: int
+                   ) -> list[TokenizedSample]:
+    """general_count(n_task, ratio) samples of `general`, in an order fixed by `seed`; past the
+    file's end the same shuffled order repeats (each sample used at most ceil(n / file) times).
+    Their indices follow the general file's own, offset by 1,000,000 so they never clash with the
+    task records' (progress and doctor read task indices only)."""
+    pool = [t for t in tokenize_all(general, tokenizer, max_seq_len) if t.n_trainable]
+    n = general_count(n_task, ratio)
+    if not pool or n == 0:
+        return []
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    return [replace(pool[order[i % len(order)]], index=GENERAL_INDEX_OFFSET + pool[order[i % len(order)]].index)
+            for i in range(n)]
+
+
+GENERAL_INDEX_OFFSET = 1_000_000

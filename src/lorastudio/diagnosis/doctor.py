@@ -5,7 +5,10 @@
     live       re-read from manifest.json / metrics.jsonl (what the monitor raised during training)
     after      measured now (effect.py): the whole loss/eval curve, the adapter's weights, base
                versus adapter loss, KL and greedy answers on probes, marker rates, and the
-               serving check (chatpath.py) on the in-process engine or a server (--server URL)
+               serving check (chatpath.py) on the in-process engine or a server (--server URL),
+               and the three numbers (knowledge.py): voice, fact recall, retention of general
+               answers, with FACTS_NOT_LEARNED and FORGETTING (warnings: they do not change the
+               verdict, which is about whether the adapter does anything at all)
 It writes RUN_DIR/doctor.json and RUN_DIR/doctor.md and returns a `DoctorReport`.
 
 Verdict rules (every number from diagnosis/thresholds.py; the report lists the ones it used):
@@ -40,9 +43,12 @@ from ..models import fingerprint, load_model, load_tokenizer, pick_device, resol
 from .chatpath import EngineChat, ServerChat, check_chat_path
 from .effect import (
     DEFAULT_N_PROBES, MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, compare_loss, next_token_kl,
-    probe_from_sample, rates, read_curve, read_probes, side_by_side, spread,
+    probe_from_sample, read_curve, read_probes, reference_answerer, spread,
 )
 from .findings import CODES, Finding
+from .knowledge import (
+    GENERAL_MAX_NEW_TOKENS, general_probes, knowledge_findings, measure, retention, three_numbers,
+)
 from .thresholds import Thresholds
 
 VERDICTS = ("learned", "not_learned", "inconclusive")
@@ -386,7 +392,8 @@ def _heldout_samples(data, probes: list[Probe], probe_source: str, tok, max_seq_
 
 
 def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: str, probes_arg: str | None,
-             markers: list[str] | None, max_new_tokens: int, n_probes: int, t: Thresholds, notes: list[str]) -> dict:
+             markers: list[str] | None, max_new_tokens: int, n_probes: int, t: Thresholds, notes: list[str],
+             general_arg: str | None = None, general_cache: dict | None = None) -> dict:
     config = manifest["config"]
     effect: dict = {}
     effect["weights"] = adapter_weight_stats(run_dir / "adapter", _base_weight_lookup(ref.model), t)
@@ -400,11 +407,13 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
         loss["heldout"] = compare_loss(ref, held, held_source)
     effect["loss"] = loss
     effect["kl"] = next_token_kl(ref, probes)
-    effect["generations"] = side_by_side(ref, probes, max_new_tokens, markers)
-    effect["markers"] = rates(effect["generations"], "marker")
-    if effect["markers"]:
-        effect["markers"]["markers"] = markers
-    effect["facts"] = rates(effect["generations"], "fact")
+    general, general_source = general_probes(general_arg) if general_arg != "none" else ([], "none")
+    effect.update(measure(reference_answerer(ref, max_new_tokens), probes, markers, None))
+    if general:  # short answers: their own, smaller token budget
+        answer = reference_answerer(ref, min(max_new_tokens, GENERAL_MAX_NEW_TOKENS))
+        effect["retention"] = retention(answer, general, general_source, general_cache)
+        if effect["retention"].get("note"):
+            notes.append(effect["retention"]["note"])
     if chat is not None and probes:
         effect["serving"] = check_chat_path(chat, adapter_name, [p.messages for p in probes[:SERVING_PROBES]], max_new_tokens)
         effect["serving"]["training_template_sha256"] = manifest.get("chat_template_sha256")
@@ -464,6 +473,8 @@ def run_doctor(
     n_probes: int | None = None,
     adapter: str | None = None,
     write: bool = True,
+    general: str | None = None,
+    general_cache: dict | None = None,
 ) -> DoctorReport:
     """Diagnose the run in `run_dir`; write doctor.json and doctor.md there (unless write=False).
 
@@ -472,6 +483,9 @@ def run_doctor(
     default the run folder's name), else `engine` (the adapter it holds from this run, or one
     loaded into it for the check), else a `ChatEngine` the doctor loads, whose model then also
     serves the measurements (one copy of the weights).
+
+    `general`: general-ability probes for retention (default the bundled set; "none" skips them).
+    `general_cache`: prompt → base answer, to share across runs of one base (tune).
     """
     t = thresholds or Thresholds()
     run_dir = Path(run_dir)
@@ -509,7 +523,7 @@ def run_doctor(
     ref, chat, adapter, loaded_for_check = _paths(run_dir, manifest, source, server, engine, adapter)
     try:
         effect.update(_measure(run_dir, manifest, ref, chat, adapter, probes, markers, max_new_tokens,
-                               n_probes or DEFAULT_N_PROBES, t, notes))
+                               n_probes or DEFAULT_N_PROBES, t, notes, general, general_cache))
     finally:
         if loaded_for_check:
             engine.remove_adapter(adapter)  # leave the caller's engine as it was
@@ -520,6 +534,9 @@ def run_doctor(
         notes.append(f"the base model at {source.path} is not the one the adapter was trained on (content hash differs)")
     _effect_findings(found, effect, plan, config, t)
     _serving_findings(found, effect, manifest, t, server)
+    for f in knowledge_findings(effect, plan, config, t):
+        found.add(f, "after")
+    effect["three"] = three_numbers(effect)
     verdict, basis = _decide(found, effect, t)
     return _finish(run_dir, DoctorReport(str(run_dir), verdict, found.items, found.stages, effect, basis, notes, t), write)
 

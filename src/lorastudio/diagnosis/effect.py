@@ -315,11 +315,23 @@ def has_any(text: str, words: list[str]) -> bool:
     return any(w and w in text for w in words)
 
 
+# (messages, adapter_on) -> the answer text: the PEFT reference below, or any chat path (knowledge.py)
+Answerer = Callable[[list[dict], bool], str]
+
+
+def reference_answerer(ref: Reference, max_new_tokens: int) -> Answerer:
+    return lambda messages, adapter_on: greedy(ref, messages, adapter_on, max_new_tokens)
+
+
 def side_by_side(ref: Reference, probes: list[Probe], max_new_tokens: int, markers: list[str] | None) -> list[dict]:
+    return answer_rows(reference_answerer(ref, max_new_tokens), probes, markers)
+
+
+def answer_rows(answer: Answerer, probes: list[Probe], markers: list[str] | None) -> list[dict]:
+    """Base and adapter answers per probe, with whether each holds a marker and an expected fact."""
     rows = []
     for p in probes:
-        row = {"prompt": p.prompt, "base": greedy(ref, p.messages, False, max_new_tokens),
-               "adapter": greedy(ref, p.messages, True, max_new_tokens)}
+        row = {"prompt": p.prompt, "base": answer(p.messages, False), "adapter": answer(p.messages, True)}
         if markers:
             row["base_marker"], row["adapter_marker"] = has_any(row["base"], markers), has_any(row["adapter"], markers)
         if p.expect_any:

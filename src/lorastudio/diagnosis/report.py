@@ -70,7 +70,26 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
         x = effect.get(key)
         if x:
             rows.append((f"{label} ({x['answers']} answers)", _pct(x["base_rate"]), _pct(x["adapter_rate"])))
+    r = effect.get("retention")
+    if r and r.get("retention") is not None:
+        rows.append((f"general probes answered right ({r['probes']} probes)", f"{r['base_right']}",
+                     f"{r['adapter_right']} (retention {_pct(r['retention'])})"))
     return rows
+
+
+def _three_lines(effect: dict) -> list[str]:
+    """voice, knowledge, retention in one line each: the numbers a user decides on."""
+    three = effect.get("three") or {}
+    v, k, r = three.get("voice"), three.get("knowledge"), three.get("retention")
+    ret = effect.get("retention") or {}
+    return [
+        "- voice (answers with a marker): " + (f"base {_pct(v['base'])}, adapter {_pct(v['adapter'])}" if v else "n/a (no --markers)"),
+        "- knowledge (fact recall on held-out probes): "
+        + (f"base {_pct(k['base'])}, adapter {_pct(k['adapter'])} of {k['answers']}" if k else "n/a (no probe has expect_any)"),
+        "- retention (general answers right, adapter / base): "
+        + (f"{_pct(r['retention'])} ({r['adapter_right']} / {r['base_right']} of {r['probes']})" if r
+           else f"n/a ({ret.get('note') or 'no general probes'})"),
+    ]
 
 
 def _summary_lines(effect: dict) -> list[str]:
@@ -124,6 +143,8 @@ def render_markdown(data: dict) -> str:
         out.append("")
     effect = data.get("effect") or {}
     rows = _effect_rows(effect)
+    if effect.get("three"):
+        out += ["## Voice, knowledge, retention", ""] + _three_lines(effect) + [""]
     out += ["## Effect", ""]
     if rows:
         out += ["| measure | base | adapter |", "|---|---|---|"]
@@ -150,6 +171,8 @@ def render_text(data: dict) -> str:
         if f.get("fix"):
             out.append(f"    fix: {f['fix']}")
     effect = data.get("effect") or {}
+    if effect.get("three"):
+        out += [line[2:] for line in _three_lines(effect)]
     for a, b, c in _effect_rows(effect):
         out.append(f"{a}: base {b or '-'} | adapter {c}")
     out += [line[2:] for line in _summary_lines(effect)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..config import TrainConfig
-from ..data.prepare import Prepared, prepare
+from ..data.prepare import Prepared, load_general, prepare
 from ..data.readers import load_dataset
 from ..data.records import Dataset
 from ..diagnosis.findings import Finding
@@ -62,7 +62,9 @@ def plan_run(
     tokenizer = load_tokenizer(source, config.trust_remote_code) if tokenizer is None else tokenizer
     dataset = load_dataset(config.data)
     eval_ds = load_dataset(config.eval_data) if config.eval_data else None
-    prepared = prepare(dataset, tokenizer, config.max_seq_len, config.eval_split, eval_ds, config.seed)
+    general = load_general(config.general_data) if config.mix_general else None
+    prepared = prepare(dataset, tokenizer, config.max_seq_len, config.eval_split, eval_ds, config.seed,
+                       general, config.mix_general)
 
     base = _meta_model(source, config.trust_remote_code)
     n_base = sum(p.numel() for p in base.parameters())
@@ -93,6 +95,7 @@ def plan_run(
         no_end_of_turn=prepared.no_end_of_turn,
         duplicates=len(prepared.duplicates),
         eval_source=prepared.eval_source,
+        n_general=prepared.n_general,
         has_probes=bool(config.probes),
         target_modules=targets,
         available_modules=available,
