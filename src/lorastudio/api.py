@@ -4,6 +4,7 @@
     setup = ls.plan(model="smollm2-135m", data="data.json", output="runs/a", epochs=5)
     result = ls.train(model="smollm2-135m", data="data.json", output="runs/a", epochs=5)
     report = ls.doctor("runs/a")
+    best = ls.tune(data="data.json", probes="probes.jsonl", output="runs/tune", budget="15m", max_trials=3)
 """
 
 from __future__ import annotations
@@ -60,3 +61,11 @@ def doctor(run_dir: str | Path, **kwargs):
     from .diagnosis.doctor import run_doctor
 
     return run_doctor(str(run_dir), **kwargs)
+
+
+def tune(data: str, probes: str, output: str, budget: str | float = "15m", max_trials: int = 3, **kwargs):
+    """Try up to `max_trials` recipes as short runs within `budget`, score each on voice, facts and
+    retention, keep the best (OUTPUT/best, OUTPUT/tune.json). See tune.py."""
+    from .tune import tune as _tune
+
+    return _tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, **kwargs)

@@ -230,6 +230,36 @@ def doctor(
     raise typer.Exit(exit_code(report))
 
 
+# ---- tune -------------------------------------------------------------------------------------
+@app.command()
+def tune(
+    data: Annotated[str, Opt(help="training data (.json/.jsonl)")],
+    probes: Annotated[str, Opt(help="held-out probes (JSONL with prompt, expect_any) to score on")],
+    output: Annotated[str, Opt("--output", "-o", help="folder for the trials, tune.json and best/")] = "runs/tune",
+    budget: Annotated[str, Opt(help="time for all trials: 15m, 90s, 1h30m")] = "15m",
+    max_trials: Annotated[int, Opt(min=1, max=100, help="configurations to try at most")] = 3,
+    model: Annotated[Optional[str], Opt(help="base model (default smollm2-135m)")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers (voice)")] = None,
+    general_probes: Annotated[Optional[str], Opt(help="general questions for retention (default: the bundled 30)")] = None,
+    as_json: Annotated[bool, Opt("--json", help="print tune.json")] = False,
+):
+    """Try recipes (learning rate, attention vs all-linear, epochs, general replay) as short runs within
+    a time budget; score each on held-out voice, facts and retention; keep the best adapter."""
+    from . import api
+    from .tune import format_table
+
+    def on_trial(t) -> None:
+        if not as_json:
+            shown = f"score {t.score:.3f}" if t.score is not None else t.status
+            print(f"{t.name}: {shown} ({t.note or t.verdict or ''})", flush=True)
+
+    result = api.tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, model=model,
+                      markers=markers, general_probes=general_probes, on_trial=on_trial)
+    _dump(result.to_dict()) if as_json else print(format_table(result))
+    if result.best is None:
+        raise typer.Exit(1)
+
+
 # ---- chat -------------------------------------------------------------------------------------
 @app.command()
 def chat(

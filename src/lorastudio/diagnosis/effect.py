@@ -312,7 +312,9 @@ def greedy(ref: Reference, messages: list[dict], adapter_on: bool, max_new_token
 
 
 def has_any(text: str, words: list[str]) -> bool:
-    return any(w and w in text for w in words)
+    """Any word in the text, ignoring case ("Blue." holds "blue")."""
+    text = text.casefold()
+    return any(w and w.casefold() in text for w in words)
 
 
 # (messages, adapter_on) -> the answer text: the PEFT reference below, or any chat path (knowledge.py)
