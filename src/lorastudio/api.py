@@ -65,7 +65,7 @@ def doctor(run_dir: str | Path, **kwargs):
 
 def tune(data: str, probes: str, output: str, budget: str | float = "15m", max_trials: int = 3, **kwargs):
     """Try up to `max_trials` recipes as short runs within `budget`, score each on voice, facts and
-    retention, keep the best (OUTPUT/best, OUTPUT/tune.json). See tune.py."""
-    from .tune import tune as _tune
+    retention, keep the best (OUTPUT/best, OUTPUT/tune.json). See tuning.py."""
+    from .tuning import tune as _tune
 
     return _tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, **kwargs)

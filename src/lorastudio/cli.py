@@ -246,7 +246,7 @@ def tune(
     """Try recipes (learning rate, attention vs all-linear, epochs, general replay) as short runs within
     a time budget; score each on held-out voice, facts and retention; keep the best adapter."""
     from . import api
-    from .tune import format_table
+    from .tuning import format_table
 
     def on_trial(t) -> None:
         if not as_json:
