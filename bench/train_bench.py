@@ -62,6 +62,7 @@ METHODS = {
     "lorastudio": "lorastudio train(), automatic device choices",
     # ablations: what each change bought
     "lorastudio-fp32": "lorastudio train() with --dtype fp32 (isolates the bf16 choice)",
+    "lorastudio-seed43": "lorastudio train() with seed 43: another sample order and LoRA init (the noise scale)",
     "lorastudio-v0": "lorastudio train(), fp32, with the loop's forward as it was before the speed work "
                      "(attention mask passed, full-sequence logits and the model's own loss)",
 }
@@ -126,16 +127,19 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
     by = {m: [r for r in runs if r["method"] == m and "error" not in r] for m in methods}
     med = {m: statistics.median(r["tokens_per_sec"] for r in rs) for m, rs in by.items() if rs}
     base = med.get("trl-defaults")
+    cpu_med = {m: statistics.median(r["cpu_tokens_per_sec"] for r in rs if "cpu_tokens_per_sec" in r)
+               for m, rs in by.items() if any("cpu_tokens_per_sec" in r for r in rs)}
+    base_cpu = cpu_med.get("trl-defaults")
     ours = by.get("lorastudio") or []
     ours_curve = ours[0]["losses"] if ours else None
     lines = [f"\n### {model} ({threads} thread{'s' if threads > 1 else ''}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')})",
-             "", "| method | real tok/s (runs) | wall s | peak RSS MB | steps | final loss (last 5) | eval loss after | curve vs ours | x TRL defaults |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "", "| method | real tok/s (runs) | tok per CPU-s | wall s | peak RSS MB | steps | final loss (last 5) | eval loss after | curve vs ours | x TRL defaults (wall; CPU-s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for m in methods:
         rs = by.get(m)
         if not rs:
             err = next((r["error"] for r in runs if r["method"] == m), "not run")
-            lines.append(f"| {m} | error: {err.splitlines()[-1][:120] if err else ''} |||||||")
+            lines.append(f"| {m} | error: {err.splitlines()[-1][:120] if err else ''} ||||||||")
             continue
         tps = ", ".join(f"{r['tokens_per_sec']:.0f}" for r in rs)
         wall = statistics.median(r["wall"] for r in rs)
@@ -143,7 +147,11 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
         last = rs[0]["losses"][-5:]
         curve = curve_gap(rs[0]["losses"], ours_curve) if ours_curve and m != "lorastudio" else ""
         ratio = f"{med[m] / base:.2f}x" if base else ""
-        lines.append(f"| {m} | **{med[m]:.0f}** ({tps}) | {wall:.1f} | {rss:.0f} | {rs[0]['steps']} | "
+        if base_cpu and m in cpu_med:
+            ratio += f"; {cpu_med[m] / base_cpu:.2f}x"
+        cpu = [r["cpu_tokens_per_sec"] for r in rs if "cpu_tokens_per_sec" in r]
+        cpu_s = f"{statistics.median(cpu):.0f}" if cpu else ""
+        lines.append(f"| {m} | **{med[m]:.0f}** ({tps}) | {cpu_s} | {wall:.1f} | {rss:.0f} | {rs[0]['steps']} | "
                      f"{sum(last) / len(last):.4f} | {rs[0]['eval_loss']:.4f} | {curve} | {ratio} |")
     return "\n".join(lines)
 
@@ -229,6 +237,8 @@ def child(spec: dict) -> None:
     run = run_ours if spec["method"].startswith("lorastudio") else run_hf_trainer if spec["method"] == "hf-trainer" else run_trl
     result = run(spec)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if torch.cuda.is_available():
+        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     result["method"] = spec["method"]
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -245,6 +255,13 @@ def load_samples(spec: dict):
     return source, tok, samples
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads: less sensitive than wall time to
+    other processes on a shared machine (a thread waiting for a core is not counted)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def warmup_steps(n_samples: int) -> int:
     steps = math.ceil(math.ceil(n_samples / BATCH) / ACCUM)
     return math.ceil(0.03 * steps)  # the same as our config's warmup_ratio 0.03
@@ -258,7 +275,7 @@ def eval_loss(model, samples, pad_id: int) -> float:
     total = count = 0
     with torch_no_grad():
         for i in range(0, min(EVAL_SAMPLES, len(samples)), 4):
-            batch = collate(samples[i:i + 4], pad_id)
+            batch = {k: v.to(model.device) for k, v in collate(samples[i:i + 4], pad_id).items()}
             n = count_targets(batch)
             total += float(model(**batch, num_items_in_batch=n, use_cache=False).loss.float()) * n
             count += n
@@ -287,8 +304,8 @@ def run_ours(spec: dict) -> dict:
     dtype = "fp32" if spec["method"] in ("lorastudio-fp32", "lorastudio-v0") else "auto"
     config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=BATCH, grad_accum=ACCUM,
                          lr=LR, max_seq_len=MAX_LEN, lora_r=LORA["r"], lora_alpha=LORA["alpha"],
-                         lora_dropout=LORA["dropout"], target_modules=LORA["targets"], seed=SEED,
-                         threads=spec["threads"], doctor=False)
+                         lora_dropout=LORA["dropout"], target_modules=LORA["targets"],
+                         seed=SEED + 1 if spec["method"] == "lorastudio-seed43" else SEED, threads=spec["threads"], doctor=False)
     setup = plan_run(config)
     losses, tokens = [], []
 
@@ -297,13 +314,13 @@ def run_ours(spec: dict) -> dict:
             losses.append(e["loss"])
             tokens.append(e["tokens"])
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     train(config, force=True, setup=setup, on_event=on_event)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     samples = setup.prepared.train
     n_tokens = sum(s.n_tokens for s in samples)
     assert sum(tokens) == n_tokens, (sum(tokens), n_tokens)
-    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "steps": len(losses), "losses": losses,
+    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "cpu_tokens_per_sec": n_tokens / cpu, "steps": len(losses), "losses": losses,
             "eval_loss": eval_loss(setup.model, samples, setup.tokenizer.pad_token_id),
             "dtype": str(setup.device.dtype), "threads": setup.device.threads}
 
@@ -326,9 +343,11 @@ class _Losses:
 
 
 def common_args(n_samples: int, out: str) -> dict:
+    import torch
+
     return dict(output_dir=out, per_device_train_batch_size=BATCH, gradient_accumulation_steps=ACCUM, learning_rate=LR,
                 lr_scheduler_type="cosine", warmup_steps=warmup_steps(n_samples), weight_decay=0.0, max_grad_norm=1.0,
-                num_train_epochs=1, logging_steps=1, save_strategy="no", report_to="none", seed=SEED, use_cpu=True,
+                num_train_epochs=1, logging_steps=1, save_strategy="no", report_to="none", seed=SEED, use_cpu=not torch.cuda.is_available(),
                 disable_tqdm=True, dataloader_num_workers=0)
 
 
@@ -355,14 +374,14 @@ def run_trl(spec: dict) -> dict:
     torch.manual_seed(SEED)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok, peft_config=peft_config,
                          callbacks=[cb])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     trainer.train()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     n_tokens = sum(s.n_tokens for s in samples)
     model = trainer.model
     if getattr(model, "is_gradient_checkpointing", False):
         model.gradient_checkpointing_disable()
-    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "steps": trainer.state.global_step,
+    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "cpu_tokens_per_sec": n_tokens / cpu, "steps": trainer.state.global_step,
             "losses": cb.losses, "eval_loss": eval_loss(model, samples, tok.pad_token_id),
             "bf16": bool(args.bf16), "gradient_checkpointing": bool(args.gradient_checkpointing)}
 
@@ -376,6 +395,8 @@ def run_hf_trainer(spec: dict) -> dict:
 
     source, tok, samples = load_samples(spec)
     model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32)
+    if torch.cuda.is_available():
+        model = model.to("cuda")  # the Trainer would move it; LoRA goes on after, on the same device
     torch.manual_seed(SEED)
     model = apply_lora(model, LORA["r"], LORA["alpha"], LORA["dropout"], LORA["targets"])
 
@@ -391,11 +412,11 @@ def run_hf_trainer(spec: dict) -> dict:
     args = TrainingArguments(**common_args(len(samples), tempfile.mkdtemp(prefix="bench-hf-")), remove_unused_columns=False)
     trainer = Trainer(model=model, args=args, train_dataset=Rows(), data_collator=lambda rows: collate(rows, pad),
                       callbacks=[cb])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     trainer.train()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     n_tokens = sum(s.n_tokens for s in samples)
-    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "steps": trainer.state.global_step,
+    return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "cpu_tokens_per_sec": n_tokens / cpu, "steps": trainer.state.global_step,
             "losses": cb.losses, "eval_loss": eval_loss(model, samples, pad)}
 
 

@@ -99,7 +99,8 @@ def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _accepts_logits_to_keep(model) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner = getattr(model, "module", model)  # DistributedDataParallel keeps the model in .module
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
     return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
