@@ -89,3 +89,15 @@ def test_plan_prints_and_returns_the_recipe(tiny_model_dir, persona_train, perso
     assert rec["flags"].startswith(f"--epochs {rec['epochs']} ")
     text = runner.invoke(app, args).output
     assert "Recommended recipe" in text and rec["flags"] in text and "of which 31 general replay" in text
+
+
+def test_the_server_takes_general_data_as_a_dataset_name_not_a_path(tmp_path):
+    from lorastudio.server.storage import DatasetStore, build_config
+
+    store = DatasetStore(tmp_path)
+    with pytest.raises(ConfigError) as e:
+        build_config({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "/etc/passwd"}, store, tmp_path / "o")
+    assert "path separator" in e.value.message
+    config = build_config({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "general_replay.json"},
+                          store, tmp_path / "o")
+    assert config.general_data.endswith("examples/general_replay.json")

@@ -21,7 +21,7 @@ from ..serving.registry import NotFound, validate_name
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DATA_SUFFIXES = (".json", ".jsonl")
-PATH_FIELDS = ("data", "eval_data", "probes")  # config fields that name a dataset, not a path
+PATH_FIELDS = ("data", "eval_data", "probes", "general_data")  # config fields that name a dataset, not a path
 
 
 class DatasetStore:
