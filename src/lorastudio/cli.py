@@ -208,6 +208,13 @@ def _print_doctor(report: dict) -> None:
 
     style = {"learned": "bold green", "not_learned": "bold red"}.get(report["verdict"], "bold yellow")
     console.print(f"doctor: [{style}]{report['verdict']}[/{style}]")
+    if (report.get("effect") or {}).get("three"):
+        from rich.markup import escape
+
+        from .diagnosis.report import three_lines
+
+        for line in three_lines(report["effect"]):
+            console.print(escape(line))
     print_findings([f for f in report["findings"] if f["severity"] != "info"], "Doctor findings")
 
 

@@ -77,7 +77,7 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _three_lines(effect: dict) -> list[str]:
+def three_lines(effect: dict) -> list[str]:
     """voice, knowledge, retention in one line each: the numbers a user decides on."""
     three = effect.get("three") or {}
     v, k, r = three.get("voice"), three.get("knowledge"), three.get("retention")
@@ -144,7 +144,7 @@ def render_markdown(data: dict) -> str:
     effect = data.get("effect") or {}
     rows = _effect_rows(effect)
     if effect.get("three"):
-        out += ["## Voice, knowledge, retention", ""] + _three_lines(effect) + [""]
+        out += ["## Voice, knowledge, retention", ""] + three_lines(effect) + [""]
     out += ["## Effect", ""]
     if rows:
         out += ["| measure | base | adapter |", "|---|---|---|"]
@@ -172,7 +172,7 @@ def render_text(data: dict) -> str:
             out.append(f"    fix: {f['fix']}")
     effect = data.get("effect") or {}
     if effect.get("three"):
-        out += [line[2:] for line in _three_lines(effect)]
+        out += [line[2:] for line in three_lines(effect)]
     for a, b, c in _effect_rows(effect):
         out.append(f"{a}: base {b or '-'} | adapter {c}")
     out += [line[2:] for line in _summary_lines(effect)]
