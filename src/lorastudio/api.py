@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def train(
     """Train a LoRA adapter; then, unless config.doctor is False, run the doctor on the result."""
     config = config or build_config(**options)
     result = _train_loop(config, resume=resume, force=force, on_event=on_event, stop=stop, thresholds=thresholds)
-    if result.status == "done" and config.doctor:
+    if result.status == "done" and config.doctor and int(os.environ.get("RANK", "0")) == 0:
         report = doctor(result.run_dir, thresholds=thresholds)
         if on_event:
             on_event({"type": "doctor", "report": report.to_dict()})

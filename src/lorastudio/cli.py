@@ -121,6 +121,7 @@ def _train_command(
     no_doctor: Annotated[bool, Opt("--no-doctor", help="skip the doctor after training")] = False,
     resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
     force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
+    nproc: Annotated[int, Opt(min=1, max=1024, help="data-parallel processes (torchrun; NCCL on GPUs, gloo on CPU)")] = 1,
     as_json: Annotated[bool, Opt("--json", help="plan: print the plan and findings as JSON")] = False,
 ):
     from . import api
@@ -136,17 +137,24 @@ def _train_command(
         options["output"] = "(plan only)"
     cfg = api.build_config(config, **options)
     if ctx.info_name == "plan":
-        return _plan(cfg, as_json)
+        return _plan(cfg, as_json, nproc)
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .training.distributed import launch
+
+        argv = sys.argv[1:]
+        i = next(k for k, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
+        del argv[i : i + (1 if "=" in argv[i] else 2)]
+        raise typer.Exit(launch(nproc, argv))
     return _train(cfg, resume, force)
 
 
-def _plan(cfg, as_json: bool) -> None:
+def _plan(cfg, as_json: bool, nproc: int = 1) -> None:
     from . import api
     from .console import print_findings, print_plan
 
     from .recipes import format_recipe
 
-    setup = api.plan(cfg)
+    setup = api.plan(cfg, world_size=nproc)
     findings = [f.to_dict() for f in setup.findings]
     recipe = setup.extra["recommended"]
     if as_json:
@@ -188,6 +196,8 @@ def _train(cfg, resume: bool, force: bool) -> None:
         raise StudioError(e.message, e.fix) from None
     finally:
         progress.close()
+    if os.environ.get("RANK", "0") != "0":
+        return  # rank 0 reports for all
     if result.first_loss is not None:
         console.print(f"loss {result.first_loss:.4f} → {result.last_loss:.4f}"
                       + (f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""))

@@ -18,22 +18,24 @@ GROUP_CHUNK = 16  # batches per sorting chunk: larger → less padding, less ran
 
 
 def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> list[list[int]]:
-    """Sample indices of each micro-batch of one epoch, for one process."""
+    """Sample indices of each micro-batch of one epoch, for one process.
+
+    With several processes, global batches of batch_size x world_size are formed exactly as one
+    process would form them, and each rank takes its slice: every optimizer step sees the same
+    samples whatever the number of processes (so 2 x batch 2 equals 1 x batch 4). A rank whose
+    slice of the last, short batch is empty gets [] and contributes no loss.
+    """
     rng = random.Random(seed * 100_003 + epoch)
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    if world_size > 1:
-        # Every rank gets ceil(n / world) samples (repeating a few at the end, as
-        # DistributedSampler does), so all ranks run the same number of steps.
-        per_rank = -(-len(order) // world_size)
-        order = (order * 2)[: per_rank * world_size][rank::world_size]
-    chunk = batch_size * GROUP_CHUNK
+    size = batch_size * world_size
+    chunk = size * GROUP_CHUNK
     batches = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start : start + chunk], key=lambda i: lengths[i], reverse=True)
-        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+        batches += [part[k : k + size] for k in range(0, len(part), size)]
     rng.shuffle(batches)
-    return batches
+    return [b[rank * batch_size : (rank + 1) * batch_size] for b in batches]
 
 
 def collate(samples: list[TokenizedSample], pad_id: int) -> dict[str, torch.Tensor]:

@@ -1,5 +1,5 @@
-"""Checkpoints: adapter, optimizer, RNG and data position, written so a crash never leaves a
-half-written one that looks complete.
+"""Checkpoints: adapter, optimizer and data position, written so a crash never leaves a
+half-written one that looks complete. (No RNG state: the loop reseeds dropout every step.)
 
 Everything is stored as safetensors or JSON: resuming never unpickles a file. A checkpoint is
 written to `step-N.tmp/`, its `state.json` last, then renamed to `step-N/`; only folders with a
@@ -52,7 +52,6 @@ def save_checkpoint(run_dir: Path, model, optimizer, state: dict, keep: int = 2)
     tensors, meta = _optimizer_to_files(optimizer)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "optimizer.json").write_text(json.dumps(meta), encoding="utf-8")
-    save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
     (tmp / STATE).write_text(json.dumps(state, indent=2), encoding="utf-8")  # last: marks it complete
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -70,7 +69,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def load_checkpoint(path: Path, model, optimizer) -> dict:
-    """Restore adapter weights, optimizer and RNG in place; return the saved loop state."""
+    """Restore adapter weights and optimizer in place; return the saved loop state."""
     from peft import set_peft_model_state_dict
 
     try:
@@ -78,7 +77,6 @@ def load_checkpoint(path: Path, model, optimizer) -> dict:
         set_peft_model_state_dict(model, weights)
         meta = json.loads((path / "optimizer.json").read_text(encoding="utf-8"))
         optimizer.load_state_dict(_optimizer_from_files(load_file(str(path / "optimizer.safetensors")), meta))
-        torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch"])
         return json.loads((path / STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError) as e:
         raise RunError(f"checkpoint {path} is damaged: {e}", fix=f"delete {path} to resume from the one before it") from e

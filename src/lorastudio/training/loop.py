@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,12 +24,13 @@ import torch
 import torch.nn.functional as F
 
 from ..config import TrainConfig
-from ..data.formatting import IGNORE_INDEX, template_hash
+from ..data.formatting import IGNORE_INDEX, TokenizedSample, template_hash
 from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
 from ..models import fingerprint
+from . import distributed
 from .batching import collate, count_targets, epoch_batches
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog, write_json_atomic, write_status
@@ -51,6 +53,8 @@ class RunResult:
 
 
 def _check_output(run_dir: Path, resume: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--output {run_dir} is a file, not a folder", fix="choose a folder path for --output")
     if resume:
         return
     if (run_dir / "manifest.json").exists() or list_checkpoints(run_dir):
@@ -60,22 +64,30 @@ def _check_output(run_dir: Path, resume: bool) -> None:
         )
 
 
-def forward_backward(model, micro_batches: list[dict], device: str) -> tuple[float, int, int]:
-    """Accumulate gradients over one optimizer step's micro-batches.
+def forward_backward(model, micro_batches: list[dict], device: str, n_targets: int | None = None,
+                     world_size: int = 1) -> tuple[float, int, int]:
+    """Accumulate gradients over one optimizer step's micro-batches (this process's share).
 
     The loss is normalised by the trained tokens of the whole step, not per micro-batch, so
     every token weighs the same whatever the accumulation (the bug class where loss grows
-    with accumulation cannot happen). Returns (mean token loss, real tokens, trained tokens).
+    with accumulation cannot happen). With several processes `n_targets` is the step's total
+    over all of them, and the loss is scaled by the world size because DistributedDataParallel
+    averages gradients: the result is the gradient of (sum of token losses) / n_targets.
+    Returns (this process's share of the mean token loss, real tokens, trained tokens).
     """
-    n_targets = sum(count_targets(m) for m in micro_batches)
+    local_targets = sum(count_targets(m) for m in micro_batches)
+    n_targets = n_targets or local_targets
     step_loss, step_tokens = 0.0, 0
-    for m in micro_batches:
+    for i, m in enumerate(micro_batches):
         m = {k: v.to(device) for k, v in m.items()}
-        loss = trained_token_loss(model, m) / n_targets
-        loss.backward()
-        step_loss += float(loss.detach())
+        # gradients are all-reduced once per step, on the last micro-batch, not on every one
+        sync = i == len(micro_batches) - 1 or not hasattr(model, "no_sync")
+        with (nullcontext() if sync else model.no_sync()):
+            loss = trained_token_loss(model, m) * world_size / max(n_targets, 1)
+            loss.backward()
+        step_loss += float(loss.detach()) / world_size
         step_tokens += int(m["attention_mask"].sum())
-    return step_loss, step_tokens, n_targets
+    return step_loss, step_tokens, local_targets
 
 
 def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -126,12 +138,13 @@ def train(
     thresholds: Thresholds | None = None,
     setup: RunSetup | None = None,
 ) -> RunResult:
-    emit = on_event or (lambda e: None)
+    dist = distributed.init()  # one process, or this rank of a torchrun launch
+    emit = (on_event or (lambda e: None)) if dist.is_main else (lambda e: None)
     run_dir = Path(config.output)
     _check_output(run_dir, resume)
 
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
-    setup = setup or plan_run(config, thresholds=thresholds)
+    setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
     emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
     if errors(setup.findings) and not force:
@@ -143,16 +156,19 @@ def train(
         )
     if model is None:
         raise RunError("no LoRA target modules resolved", fix="see TARGET_MODULES_MISSING above")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
-    write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+    main = dist.is_main  # only rank 0 writes files
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / "config.json")
+        write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
 
     device = setup.device.device
     torch.set_num_threads(setup.device.threads)
-    torch.manual_seed(config.seed)
     model.train()
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     params = [p for p in model.parameters() if p.requires_grad]
+    # DDP all-reduces gradients; the PEFT model itself stays `model` for saving and eval.
+    net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
     # fused AdamW is one kernel per step on CUDA; on CPU the foreach path is the fast one
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=device == "cuda")
     from transformers import get_scheduler
@@ -176,8 +192,9 @@ def train(
         for row in _replay_losses(run_dir, step):
             monitor.losses.append(row)
         emit({"type": "resumed", "step": step, "checkpoint": str(checkpoints[-1])})
-    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=step if checkpoints else None)
-    write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=step if checkpoints else None) if main else None
+    if main:
+        write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
 
     # ---- the loop ----------------------------------------------------------------------------
     t0 = time.time()
@@ -185,14 +202,20 @@ def train(
     first_loss = last_loss = eval_loss = None
     status = "done"
     for epoch in range(start_epoch, config.epochs):
-        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
+        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch, dist.rank, dist.world_size)
         # Accumulation groups: grad_accum micro-batches per optimizer step; the last may be short.
         groups = [batches[i : i + config.grad_accum] for i in range(0, len(batches), config.grad_accum)]
         for g, group in enumerate(groups):
             if (g + 1) * config.grad_accum <= skip and epoch == start_epoch:
                 continue  # done before the checkpoint we resumed from
-            micro = [collate([samples[i] for i in b], pad_id) for b in group]
-            step_loss, step_tokens, n_targets = forward_backward(model, micro, device)
+            micro = [collate([samples[i] for i in b], pad_id) if b else _no_target_batch(samples[0], pad_id) for b in group]
+            # Dropout is reseeded per step and rank: a resumed run draws the same masks as an
+            # uninterrupted one, with no RNG state to save.
+            torch.manual_seed(config.seed * 1_000_003 + step * dist.world_size + dist.rank)
+            n_targets = int(distributed.sum_across(dist, sum(count_targets(m) for m in micro)))
+            step_loss, step_tokens, _ = forward_backward(net, micro, device, n_targets, dist.world_size)
+            step_loss = distributed.sum_across(dist, step_loss)
+            step_tokens = int(distributed.sum_across(dist, step_tokens))
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")))
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -210,17 +233,18 @@ def train(
             new = monitor.update(step, step_loss, lr, grad_norm)
             if new:
                 row["findings"] = [f.code for f in new]
-            metrics.write(row)
+            if main:
+                metrics.write(row)
             emit({**row, "total_steps": plan.total_steps, "new_findings": [f.to_dict() for f in new]})
 
             end_of_epoch = g == len(groups) - 1
             if setup.prepared.eval and ((config.eval_steps and step % config.eval_steps == 0) or (not config.eval_steps and end_of_epoch)):
                 eval_loss = evaluate(model, setup.prepared.eval, config.batch_size, pad_id, device)
-                metrics.write({"type": "eval", "step": step, "epoch": round(epoch + (g + 1) / len(groups), 4), "eval_loss": round(eval_loss, 6)})
+                main and metrics.write({"type": "eval", "step": step, "epoch": round(epoch + (g + 1) / len(groups), 4), "eval_loss": round(eval_loss, 6)})
                 emit({"type": "eval", "step": step, "eval_loss": eval_loss})
-            cancelled = stop is not None and stop.is_set()
+            cancelled = distributed.any_across(dist, stop is not None and stop.is_set())  # all ranks stop together
             due = (config.save_steps and step % config.save_steps == 0) or (not config.save_steps and end_of_epoch)
-            if due or cancelled:
+            if (due or cancelled) and main:
                 position = {"step": step, "epoch": epoch + 1 if end_of_epoch else epoch,
                             "micro_batch": 0 if end_of_epoch else (g + 1) * config.grad_accum}
                 path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
@@ -233,16 +257,25 @@ def train(
         if status == "cancelled":
             break
 
-    metrics.close()
     seconds = time.time() - t0
     findings = setup.findings + list(monitor.raised.values())
     result = RunResult(run_dir, status, step, first_loss, last_loss, eval_loss, seconds, findings)
-    if status == "done":
-        _save_adapter(run_dir, model)
-        write_manifest(run_dir, setup, result, monitor)
-    write_status(run_dir, status, step=step, total_steps=plan.total_steps)
+    if main:
+        metrics.close()
+        if status == "done":
+            _save_adapter(run_dir, model)
+            write_manifest(run_dir, setup, result, monitor)
+        write_status(run_dir, status, step=step, total_steps=plan.total_steps)
     emit({"type": "done", "status": status, "step": step, "seconds": seconds})
+    distributed.shutdown(dist)
     return result
+
+
+def _no_target_batch(sample: TokenizedSample, pad_id: int) -> dict:
+    """A stand-in micro-batch with no trained token, for a rank whose slice of the last global
+    batch is empty: it runs forward and backward (DDP needs every rank to) and adds nothing."""
+    blank = TokenizedSample(sample.input_ids, [IGNORE_INDEX] * sample.n_tokens)
+    return collate([blank], pad_id)
 
 
 def _replay_losses(run_dir: Path, upto: int) -> list[float]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -17,7 +18,7 @@ from ..data.records import Dataset
 from ..diagnosis.findings import Finding
 from ..diagnosis.preflight import preflight, target_modules_missing
 from ..diagnosis.thresholds import Thresholds
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..models import (
     DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
     pick_device, resolve_model, resolve_target_modules,
@@ -58,6 +59,8 @@ def plan_run(
     tokenizer=None,
 ) -> RunSetup:
     """`tokenizer`: one already loaded for `config.model` (the web studio caches it across plans)."""
+    if config.probes and not Path(config.probes).is_file():  # found now, not by the doctor after training
+        raise ConfigError(f"probes file not found: {config.probes}", fix="check the --probes path", option="--probes")
     source = resolve_model(config.model)
     tokenizer = load_tokenizer(source, config.trust_remote_code) if tokenizer is None else tokenizer
     dataset = load_dataset(config.data)
