@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -247,7 +247,8 @@ def train(
             if (due or cancelled) and main:
                 position = {"step": step, "epoch": epoch + 1 if end_of_epoch else epoch,
                             "micro_batch": 0 if end_of_epoch else (g + 1) * config.grad_accum}
-                path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
+                with _io_guard(run_dir, "a checkpoint"):
+                    path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
                 emit({"type": "checkpoint", "step": step, "path": str(path)})
                 write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
             if cancelled:
@@ -263,12 +264,30 @@ def train(
     if main:
         metrics.close()
         if status == "done":
-            _save_adapter(run_dir, model)
-            write_manifest(run_dir, setup, result, monitor)
+            with _io_guard(run_dir, "the adapter"):
+                _save_adapter(run_dir, model)
+                write_manifest(run_dir, setup, result, monitor)
         write_status(run_dir, status, step=step, total_steps=plan.total_steps)
     emit({"type": "done", "status": status, "step": step, "seconds": seconds})
     distributed.shutdown(dist)
     return result
+
+
+@contextmanager
+def _io_guard(run_dir: Path, what: str):
+    """A full disk or a permission error ends the run with a clear message; what was saved before
+    (complete checkpoints, written by rename) stays intact, and --resume continues from it."""
+    try:
+        yield
+    except OSError as e:
+        done = list_checkpoints(run_dir)
+        last = f"the last complete checkpoint is {done[-1]}" if done else "no checkpoint was completed"
+        try:
+            write_status(run_dir, "failed", error=str(e))
+        except OSError:
+            pass  # the same disk problem; the message below still says what happened
+        raise RunError(f"could not write {what} in {run_dir}: {e}",
+                       fix=f"free disk space or fix the folder's permissions, then rerun with --resume ({last})") from e
 
 
 def _no_target_batch(sample: TokenizedSample, pad_id: int) -> dict:
