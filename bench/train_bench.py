@@ -83,7 +83,7 @@ def prepare_model(name: str) -> str:
     """A local folder (built in-process, random init) or the embedded model's name."""
     spec, _ = MODELS[name]
     if isinstance(spec, str):
-        return spec
+        return clean_copy(spec, CACHE / f"{name}-model")
     folder = CACHE / f"{name}-model"
     if not (folder / "config.json").is_file():
         import torch
@@ -96,6 +96,22 @@ def prepare_model(name: str) -> str:
         torch.manual_seed(0)
         model.resize_token_embeddings(MODEL_VOCAB, mean_resizing=False)  # rows past the tokenizer: random init
         model.save_pretrained(folder, safe_serialization=True)
+    return str(folder)
+
+
+def clean_copy(spec: str, folder: Path) -> str:
+    """The embedded model's converted folder, without the GGUF `quantization_config` its config
+    keeps: with it, transformers' Trainer refuses to train ("quantized with GGUF"), though the
+    weights are plain dequantised fp32. Every method loads this same copy."""
+    import shutil
+
+    from lorastudio.models import resolve_model
+
+    if not (folder / "config.json").is_file():
+        shutil.copytree(resolve_model(spec).path, folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config.pop("quantization_config", None)
+        (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return str(folder)
 
 
@@ -143,7 +159,9 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
             continue
         tps = ", ".join(f"{r['tokens_per_sec']:.0f}" for r in rs)
         wall = statistics.median(r["wall"] for r in rs)
-        rss = max(r["peak_rss_mb"] for r in rs)
+        rss = f"{max(r['peak_rss_mb'] for r in rs):.0f}"
+        if "peak_gpu_mb" in rs[0]:  # on CUDA: peak RSS / peak GPU memory allocated
+            rss += f" / GPU {max(r['peak_gpu_mb'] for r in rs):.0f}"
         last = rs[0]["losses"][-5:]
         curve = curve_gap(rs[0]["losses"], ours_curve) if ours_curve and m != "lorastudio" else ""
         ratio = f"{med[m] / base:.2f}x" if base else ""
@@ -151,7 +169,7 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
             ratio += f"; {cpu_med[m] / base_cpu:.2f}x"
         cpu = [r["cpu_tokens_per_sec"] for r in rs if "cpu_tokens_per_sec" in r]
         cpu_s = f"{statistics.median(cpu):.0f}" if cpu else ""
-        lines.append(f"| {m} | **{med[m]:.0f}** ({tps}) | {cpu_s} | {wall:.1f} | {rss:.0f} | {rs[0]['steps']} | "
+        lines.append(f"| {m} | **{med[m]:.0f}** ({tps}) | {cpu_s} | {wall:.1f} | {rss} | {rs[0]['steps']} | "
                      f"{sum(last) / len(last):.4f} | {rs[0]['eval_loss']:.4f} | {curve} | {ratio} |")
     return "\n".join(lines)
 
@@ -212,13 +230,48 @@ def main() -> None:
                 else:
                     print(f"  {m:14s} {r['tokens_per_sec']:8.0f} tok/s  wall {r['wall']:7.1f} s  rss {r['peak_rss_mb']:6.0f} MB  "
                           f"steps {r['steps']}  last {r['losses'][-1]:.4f}  eval {r['eval_loss']:.4f}", flush=True)
-        table = summarise(model, runs, methods, threads)
+        table = summarise(model, runs, methods, threads) + "\n\n" + limit_line(runs, n_params, matmul_rates(threads), threads)
         print(table, flush=True)
         report.append(table)
         everything += runs
     print("\n".join(report))
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=1), encoding="utf-8")
+
+
+def matmul_rates(threads: int, seconds: float = 1.5) -> dict[str, float]:
+    """GFLOP per CPU-second of a 2048^3 matmul in fp32 and bf16 with the model's thread count:
+    the ceiling a training step's matmuls can reach. Measured by CPU time (like the table's
+    "tok per CPU-s") so that other processes on the machine cancel out of the ratio."""
+    import torch
+
+    torch.set_num_threads(threads)
+    rates = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        a @ b
+        c0, n = cpu_seconds(), 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            a @ b
+            n += 1
+        rates[name] = 2 * 2048**3 * n / (cpu_seconds() - c0) / 1e9 * threads  # per CPU-s of `threads` cores
+    return rates
+
+
+def limit_line(runs: list[dict], n_params: int, rates: dict[str, float], threads: int) -> str:
+    """Ours against the matmul ceiling: ~4 FLOPs per parameter per token (forward 2N plus
+    input gradients 2N; frozen weights need no weight gradients)."""
+    flop = 4 * n_params
+    parts = [f"matmul ceiling ({threads} thread{'s' if threads > 1 else ''}, per {threads} CPU-s): fp32 {rates['fp32']:.0f} GFLOP/s "
+             f"= {rates['fp32'] * 1e9 / flop:.0f} tok/s, bf16 {rates['bf16']:.0f} GFLOP/s = {rates['bf16'] * 1e9 / flop:.0f} tok/s"]
+    for m in ("lorastudio", "lorastudio-fp32"):
+        cpu = [r["cpu_tokens_per_sec"] for r in runs if r["method"] == m and "cpu_tokens_per_sec" in r]
+        if cpu:
+            tps = statistics.median(cpu) * threads  # tok per CPU-s → tok/s on `threads` dedicated cores
+            parts.append(f"{m}: {tps:.0f} tok/s on {threads} dedicated cores = {100 * tps / (rates['fp32'] * 1e9 / flop):.0f}% "
+                         f"of the fp32 ceiling, {100 * tps / (rates['bf16'] * 1e9 / flop):.0f}% of the bf16 one")
+    return "; ".join(parts)
 
 
 def count_params(path: str) -> int:
@@ -240,6 +293,9 @@ def child(spec: dict) -> None:
     if torch.cuda.is_available():
         result["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     result["method"] = spec["method"]
+    result["model_name"] = spec.get("model_name")
+    with open(CACHE / "runs.jsonl", "a", encoding="utf-8") as f:  # every run kept, even if the parent dies
+        f.write(json.dumps(result) + "\n")
     print("RESULT " + json.dumps(result), flush=True)
 
 
