@@ -171,7 +171,7 @@ def _train(cfg, resume: bool, force: bool) -> None:
     from rich.markup import escape
 
     from . import api
-    from .console import TrainingProgress, console, print_findings
+    from .console import TrainingProgress, console
 
     stop = threading.Event()
 

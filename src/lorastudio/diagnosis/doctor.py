@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from ..data.formatting import tokenize_sample
 from ..data.prepare import prepare
 from ..data.readers import load_dataset
 from ..errors import RunError, StudioError
+from ..files import write_text_atomic
 from ..models import fingerprint, load_model, load_tokenizer, pick_device, resolve_model
 from .chatpath import EngineChat, ServerChat, check_chat_path
 from .effect import (
@@ -133,12 +133,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise RunError(f"{path} is not valid JSON: {e}", fix="the run folder is damaged; re-run training") from e
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- checks on the curve
@@ -546,6 +540,6 @@ def _finish(run_dir: Path, report: DoctorReport, write: bool) -> DoctorReport:
         from .report import render_markdown
 
         data = report.to_dict()
-        _write_atomic(run_dir / "doctor.json", json.dumps(data, indent=2, ensure_ascii=False))
-        _write_atomic(run_dir / "doctor.md", render_markdown(data))
+        write_text_atomic(run_dir / "doctor.json", json.dumps(data, indent=2, ensure_ascii=False))
+        write_text_atomic(run_dir / "doctor.md", render_markdown(data))
     return report

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from ..data.formatting import END_OF_TURN_MARKERS, IGNORE_INDEX, TokenizedSample, encode_prompt
 from ..data.readers import load_dataset, read_records
 from ..data.records import Sample
+from ..files import read_jsonl
 from .thresholds import Thresholds
 
 # Measurement sizes (not decision thresholds): enough samples for a stable mean token loss
@@ -83,18 +84,6 @@ def spread(items: list, n: int) -> list:
 
 
 # ---------------------------------------------------------------- the training curve
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    if not path.is_file():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a crash ends the readable log
-    return rows
 
 
 def read_curve(metrics_path: Path, t: Thresholds) -> dict:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -98,7 +98,7 @@ class BodyLimit:
         mb = self.max_bytes / (1024 * 1024)
         return _send_json(413, errors.body(
             "too_large", f"the request body is over the upload limit of {mb:g} MB",
-            f"upload a smaller file, or start the server with a larger limit (max_upload_mb)", {"limit_bytes": self.max_bytes}))
+            "upload a smaller file, or start the server with a larger limit (max_upload_mb)", {"limit_bytes": self.max_bytes}))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

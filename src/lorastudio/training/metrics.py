@@ -7,6 +7,9 @@ import os
 import time
 from pathlib import Path
 
+from ..files import read_jsonl as read_metrics  # noqa: F401 (re-exported for the server)
+from ..files import write_json_atomic
+
 
 class MetricsLog:
     def __init__(self, path: Path, resume_step: int | None = None):
@@ -25,24 +28,6 @@ class MetricsLog:
 
     def close(self) -> None:
         self._fh.close()
-
-
-def read_metrics(path: Path) -> list[dict]:
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a crash ends the readable log
-    return out
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_status(run_dir: Path, state: str, **extra) -> None:
