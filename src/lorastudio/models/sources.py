@@ -69,6 +69,8 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         # The weights are already dequantised to fp32; transformers only refuses to save
         # because it remembers the GGUF origin. Forget it and save plain safetensors.
         model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config  # else other tools (Trainer, TRL) refuse the folder as quantised
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "SOURCE").write_text(str(gguf) + "\n", encoding="utf-8")
