@@ -27,7 +27,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_bench import CACHE, LORA, prepare_model  # noqa: E402
+from train_bench import CACHE, LORA, cpu_seconds, prepare_model  # noqa: E402
 
 PROMPTS = [
     [{"role": "user", "content": "你是谁？请介绍一下你自己。"}],
@@ -87,9 +87,10 @@ def bench_model(name: str, new_tokens: int, repeats: int) -> list[str]:
     for rep in range(repeats):
         for prompt in PROMPTS:
             for side in (("ours", "plain") if rep % 2 == 0 else ("plain", "ours")):
+                c0 = cpu_seconds()
                 if side == "ours":
                     g = engine.generate(prompt, adapter="a", config=cfg)
-                    ours.append((g.n_tokens, g.seconds))
+                    ours.append((g.n_tokens, g.seconds, cpu_seconds() - c0))
                     ours_text = g.text
                 else:
                     ids = engine.encode(prompt, "a")
@@ -99,13 +100,15 @@ def bench_model(name: str, new_tokens: int, repeats: int) -> list[str]:
                         out = engine.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kw)
                     seconds = time.perf_counter() - t
                     new = out[0, ids.shape[1]:].tolist()
-                    plain.append((len(new), seconds))
+                    plain.append((len(new), seconds, cpu_seconds() - c0))
                     plain_text = engine.tokenizer.decode(new, skip_special_tokens=True).strip()
             agree &= ours_text == plain_text
-    tps_ours = sum(n for n, _ in ours) / sum(s for _, s in ours)
-    tps_plain = sum(n for n, _ in plain) / sum(s for _, s in plain)
-    rows.append(f"| {name} | generate tok/s: ChatEngine vs model.generate | {tps_ours:.1f} vs {tps_plain:.1f} "
-                f"({tps_ours / tps_plain:.3f}x; {sum(n for n, _ in ours)} tokens each; same text: {agree}) | within 5% |")
+    n_tokens = sum(x[0] for x in ours)
+    tps_ours, tps_plain = n_tokens / sum(x[1] for x in ours), sum(x[0] for x in plain) / sum(x[1] for x in plain)
+    cpu_ours, cpu_plain = n_tokens / sum(x[2] for x in ours), sum(x[0] for x in plain) / sum(x[2] for x in plain)
+    rows.append(f"| {name} | generate tok/s: ChatEngine vs model.generate | wall {tps_ours:.1f} vs {tps_plain:.1f} "
+                f"({tps_ours / tps_plain:.3f}x); per CPU-s {cpu_ours:.1f} vs {cpu_plain:.1f} ({cpu_ours / cpu_plain:.3f}x); "
+                f"{n_tokens} tokens each; same text: {agree} | within 5% |")
 
     # ---- time to first token -------------------------------------------------------------
     ttft = []

@@ -63,6 +63,7 @@ METHODS = {
     # ablations: what each change bought
     "lorastudio-fp32": "lorastudio train() with --dtype fp32 (isolates the bf16 choice)",
     "lorastudio-seed43": "lorastudio train() with seed 43: another sample order and LoRA init (the noise scale)",
+    "lorastudio-fp32-seed43": "lorastudio train(), fp32, seed 43",
     "lorastudio-v0": "lorastudio train(), fp32, with the loop's forward as it was before the speed work "
                      "(attention mask passed, full-sequence logits and the model's own loss)",
 }
@@ -357,11 +358,11 @@ def run_ours(spec: dict) -> dict:
             return model(**batch, num_items_in_batch=1, use_cache=False).loss
 
         loop.trained_token_loss = model_loss
-    dtype = "fp32" if spec["method"] in ("lorastudio-fp32", "lorastudio-v0") else "auto"
+    dtype = "fp32" if spec["method"] in ("lorastudio-fp32", "lorastudio-v0", "lorastudio-fp32-seed43") else "auto"
     config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=BATCH, grad_accum=ACCUM,
                          lr=LR, max_seq_len=MAX_LEN, lora_r=LORA["r"], lora_alpha=LORA["alpha"],
                          lora_dropout=LORA["dropout"], target_modules=LORA["targets"],
-                         seed=SEED + 1 if spec["method"] == "lorastudio-seed43" else SEED, threads=spec["threads"], doctor=False)
+                         seed=SEED + 1 if spec["method"].endswith("-seed43") else SEED, threads=spec["threads"], doctor=False)
     setup = plan_run(config)
     losses, tokens = [], []
 

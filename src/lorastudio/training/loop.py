@@ -343,6 +343,7 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
         "eval_data_sha256": _sha256(setup.config.eval_data) if setup.config.eval_data else None,
         "versions": library_versions(),
         "device": {"device": setup.device.device, "dtype": str(setup.device.dtype), "threads": setup.device.threads,
+                   "matmul_dtype": str(setup.device.matmul_dtype or setup.device.dtype),
                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
         "metrics": {**monitor.summary(), "steps": result.steps, "first_loss": result.first_loss,
                     "last_loss": result.last_loss, "eval_loss": result.eval_loss, "seconds": round(result.seconds, 2)},

@@ -23,6 +23,7 @@ from ..models import (
     DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
     pick_device, resolve_model, resolve_target_modules,
 )
+from ..models.loading import use_bf16_matmuls
 from ..plan import Plan, estimate_seconds, make_plan
 
 
@@ -74,6 +75,8 @@ def plan_run(
     device = pick_device(config.dtype, config.threads, n_base)
     if load_weights:
         base = load_model(source, device.dtype, device.device, config.trust_remote_code)
+        if device.matmul_dtype == torch.bfloat16:
+            use_bf16_matmuls(base)  # before LoRA: only the frozen base layers change
     findings: list[Finding] = []
     available = linear_module_names(base)
     try:
