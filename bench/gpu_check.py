@@ -6,10 +6,12 @@ It reuses train_bench.py's methods (each in its own process) on two models:
   qwen05b   a random-init Qwen2 with Qwen2.5-0.5B's shape (hidden 896, 24 layers, 14 heads, 2 KV
             heads, MLP 4864, vocab 151,936; ~0.49B params), built from config, same data
 and prints, per method: real tokens/s, wall, peak GPU memory, final loss, ratio to TRL defaults.
+lorastudio-fp32 is there for the loss: on CPU, plain bf16 weights cost SmolLM2 0.023 of eval loss
+after 20 steps (bench/README.md, "bf16 and the loss curve"); this shows whether CUDA's bf16 does too.
 On CUDA, lorastudio picks bf16 weights, SDPA attention and fused AdamW by itself (pick_device);
 TRL's defaults there are bf16 autocast (fp32 weights) and gradient checkpointing.
 
-    python bench/gpu_check.py                 # both models, ~5-8 minutes on an H100-class card
+    python bench/gpu_check.py                 # both models; expected to take minutes on an H100-class card (not yet run)
     python bench/gpu_check.py --models smollm2 --repeats 1
     python bench/gpu_check.py --cpu-smoke     # the same code path on CPU with a toy model (no GPU)
 """
@@ -57,7 +59,7 @@ def repeated_data(times: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="smollm2,qwen05b")
-    ap.add_argument("--methods", default="trl-defaults,trl-packing,lorastudio")
+    ap.add_argument("--methods", default="trl-defaults,trl-packing,lorastudio,lorastudio-fp32")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--data-times", type=int, default=4, help="the persona set repeated this many times (one epoch)")
     ap.add_argument("--timeout", type=float, default=400)
