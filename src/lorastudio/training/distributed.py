@@ -71,7 +71,10 @@ def any_across(d: Dist, flag: bool) -> bool:
 
 
 def shutdown(d: Dist) -> None:
+    """Leave together: rank 0 may still be writing the adapter; a rank that tears the group down
+    and exits first can abort the process (gloo's threads) and fail the whole launch."""
     if d.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
