@@ -118,9 +118,10 @@ class TrainingProgress:
 
 def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: str = "adapter") -> None:
     t = Table(show_lines=True)
-    t.add_column("prompt", ratio=1)
-    t.add_column(left, ratio=2)
-    t.add_column(right, ratio=2)
+    # Chinese has no spaces to wrap at: fold long runs instead of cutting them with an ellipsis.
+    t.add_column("prompt", ratio=1, overflow="fold")
+    t.add_column(left, ratio=2, overflow="fold")
+    t.add_column(right, ratio=2, overflow="fold")
     for r in rows:
         t.add_row(*(escape(x) for x in r))  # prompts and answers are text: '[/x]' in them is not markup
     console.print(t)
