@@ -8,7 +8,10 @@ ChatEngine is; adapters are read from disk through the real registry and `read_a
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from lorastudio.server.jobs import JobRunner
@@ -128,3 +131,28 @@ def booby_trapped_pickle(marker: Path) -> bytes:
     import pickle
 
     return pickle.dumps({"state_dict": _Touch(marker)}, protocol=4)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_loopback(app):
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yield its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from server_fakes import serve_loopback
 
 CHROMIUM = "/usr/bin/chromium"
 OUT = Path(__file__).resolve().parents[1] / "test-output"
@@ -27,31 +25,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_studio(tmp_path, tiny_model_dir, monkeypatch):
-    import uvicorn
-
     from lorastudio.server import create_app
 
     home = tmp_path / "home"
     monkeypatch.setenv("LORASTUDIO_HOME", str(home))
     app = create_app(home=home, model=str(tiny_model_dir), device="cpu")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_loopback(app) as url:
+        yield url, app
 
 
 def test_seed_flow_in_chinese(live_studio, tiny_model_dir):

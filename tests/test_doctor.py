@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
-import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import torch
+from server_fakes import free_port, serve_loopback
 
 from lorastudio.config import make_config
 from lorastudio.diagnosis.chatpath import logprob_gap
@@ -220,32 +219,14 @@ def test_template_that_differs_from_training(healthy, tiny_model_dir, tmp_path):
     assert r.verdict != "learned"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def live_studio(home: Path, engine, token: str):
     """The real studio app, served by uvicorn on a loopback port."""
-    import uvicorn
-
     from lorastudio.server import create_app
 
     app = create_app(engine=engine, home=home, token=token, start_runner=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/?token={token}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_loopback(app) as url:
+        yield f"{url}/?token={token}"
 
 
 @pytest.mark.parametrize("engine_class", [ChatEngine, EngineIgnoringAdapters])

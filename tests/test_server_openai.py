@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-from server_fakes import FakeEngine, fake_run
+from server_fakes import FakeEngine, fake_run, serve_loopback
 
 openai = pytest.importorskip("openai")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def live(tmp_path):
     """(base_url, token) of a studio served by uvicorn in a thread, with a token set."""
-    import uvicorn
-
     from lorastudio.server import create_app
 
     home = tmp_path / "home"
     fake_run(home / "runs", "wukong")
     app = create_app(engine=FakeEngine(), home=home, token="tok-123", start_runner=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", "tok-123"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_loopback(app) as url:
+        yield f"{url}/v1", "tok-123"
 
 
 def test_models_plain_and_streamed(live):
