@@ -82,3 +82,34 @@ def test_adapter_is_rendered_with_its_training_template(tiny_model_dir, run_dir)
     engine.tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     assert engine.template_sha256("a") == trained_hash  # the run's own template, not the tokenizer's
     assert engine.template_sha256("base") != trained_hash
+
+
+@pytest.fixture(scope="module")
+def other_run_dir(tiny_model_dir, persona_train, tmp_path_factory):
+    """A second adapter (another seed, so another LoRA init and order)."""
+    out = tmp_path_factory.mktemp("engine2") / "run"
+    cfg = make_config(model=str(tiny_model_dir), data=str(persona_train), output=str(out), epochs=1, batch_size=8,
+                      grad_accum=1, lr=5e-3, init_identity=False, doctor=False, seed=7)
+    train(cfg, force=True)
+    return out
+
+
+def test_each_call_gets_its_own_adapter_across_switches_and_removal(tiny_model_dir, run_dir, other_run_dir):
+    # The engine skips set_adapter when the asked-for adapter is already on; this checks the
+    # skip never serves the wrong one: alternating, after removing the active one, after reloading.
+    engine = ChatEngine.load(str(tiny_model_dir))
+    engine.add_adapter("a", run_dir)
+    engine.add_adapter("b", other_run_dir)
+    a, b = engine.next_token_logprobs(MSGS, "a"), engine.next_token_logprobs(MSGS, "b")
+    assert (a - b).abs().max() > 1e-3
+    for _ in range(2):
+        torch.testing.assert_close(engine.next_token_logprobs(MSGS, "b"), b)
+        torch.testing.assert_close(engine.next_token_logprobs(MSGS, "a"), a)
+    engine.remove_adapter("a")  # "a" was the one on
+    torch.testing.assert_close(engine.next_token_logprobs(MSGS, "b"), b)
+    engine.remove_adapter("b")
+    engine.add_adapter("a", run_dir)
+    torch.testing.assert_close(engine.next_token_logprobs(MSGS, "a"), a)
+    engine.add_adapter("b", other_run_dir)
+    torch.testing.assert_close(engine.next_token_logprobs(MSGS, "b"), b)
+    torch.testing.assert_close(engine.next_token_logprobs(MSGS, "a"), a)
