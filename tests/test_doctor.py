@@ -128,6 +128,26 @@ def test_healthy_run_is_learned_with_the_numbers_that_say_so(healthy, healthy_re
     assert s["same_answers"] == 0 and s["template_sha256"] == s["training_template_sha256"]
 
 
+def test_batched_greedy_answers_equal_one_prompt_at_a_time(runs, pretrained_dir, persona_train, persona_probes, monkeypatch):
+    # The doctor decodes its probes 16 at a time with left padding; the answers must be the
+    # ones a single-prompt decode (what chat does) gives, for base and adapter alike. A run on
+    # the varied persona answers, so that the answers differ from prompt to prompt.
+    from lorastudio.diagnosis import doctor, effect
+
+    run = train_run(runs, "varied", pretrained_dir, persona_train, epochs=2, lr=5e-3, init_identity=False)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    ref = doctor._load_reference(doctor.resolve_model(manifest["config"]["model"]), manifest, run / "adapter")
+    convs = [p.messages for p in read_probes(persona_probes)[:20]]
+    assert len({len(effect.encode_prompt(ref.tokenizer, m)) for m in convs}) > 3  # real padding happens
+    for adapter_on in (False, True):
+        batched = effect.greedy(ref, convs, adapter_on, 24)
+        monkeypatch.setattr(effect, "GENERATE_BATCH", 1)
+        single = effect.greedy(ref, convs, adapter_on, 24)
+        monkeypatch.undo()
+        assert batched == single
+        assert len(set(batched)) > 1, batched  # a real comparison: the answers depend on the prompt
+
+
 def test_reports_are_written_as_strict_json_and_markdown(healthy, healthy_report):
     def no_nan(name):
         raise AssertionError(f"{name} in doctor.json")

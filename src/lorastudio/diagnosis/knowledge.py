@@ -29,7 +29,8 @@ GENERAL_MAX_NEW_TOKENS = 32  # general answers are a word or a sentence ("Paris"
 
 
 def chat_answerer(chat: ChatPath, adapter: str, max_new_tokens: int) -> Answerer:
-    return lambda messages, adapter_on: chat.answer(messages, adapter if adapter_on else BASE, max_new_tokens).text
+    return lambda conversations, adapter_on: [chat.answer(m, adapter if adapter_on else BASE, max_new_tokens).text
+                                              for m in conversations]
 
 
 def general_probes(path: str | Path | None) -> tuple[list[Probe], str]:
@@ -42,15 +43,12 @@ def retention(answer: Answerer, probes: list[Probe], source: str, base_cache: di
     """Right answers (any expected word present) of base and adapter on general probes. The base's
     answers are asked first; when none is right the adapter is not asked (nothing to retain).
     `base_cache` maps prompt → base answer, shared across runs on the same base (tune)."""
-    base_answers = []
-    for p in probes:
-        if base_cache is not None and p.prompt in base_cache:
-            base_answers.append(base_cache[p.prompt])
-            continue
-        text = answer(p.messages, False)
-        base_answers.append(text)
-        if base_cache is not None:
-            base_cache[p.prompt] = text
+    missing = [p for p in probes if base_cache is None or p.prompt not in base_cache]
+    fresh = dict(zip((p.prompt for p in missing), answer([p.messages for p in missing], False) if missing else [],
+                     strict=True))
+    if base_cache is not None:
+        base_cache.update(fresh)
+    base_answers = [fresh[p.prompt] if p.prompt in fresh else base_cache[p.prompt] for p in probes]
     base_right = [has_any(a, p.expect_any) for a, p in zip(base_answers, probes, strict=True)]
     out = {"source": source, "probes": len(probes), "base_right": sum(base_right)}
     if not any(base_right):
@@ -58,8 +56,8 @@ def retention(answer: Answerer, probes: list[Probe], source: str, base_cache: di
                    note=f"the base answers none of the {len(probes)} general probes right: retention not measured")
         return out
     rows = []
-    for p, text, ok in zip(probes, base_answers, base_right, strict=True):
-        adapter = answer(p.messages, True)
+    adapter_answers = answer([p.messages for p in probes], True)
+    for p, text, ok, adapter in zip(probes, base_answers, base_right, adapter_answers, strict=True):
         rows.append({"prompt": p.prompt, "base": text, "adapter": adapter, "base_right": ok,
                      "adapter_right": has_any(adapter, p.expect_any)})
     adapter_right = sum(r["adapter_right"] for r in rows)
