@@ -389,6 +389,60 @@ def test_bad_probe_runs(refused, body, status):
     refused("POST", "/api/chat/probes", json=body, status=status)
 
 
+# ---------------------------------------------------------------- growing a dataset: expand preview and save
+
+EXPAND = "/api/datasets/saved.json/expand"
+
+
+def test_an_expand_preview_changes_nothing(studio):
+    client, home = studio
+    before = state(home)
+    r = client.post(EXPAND, json={"target": 40, "holdout": 5, "markers": ["俺老孙"]})
+    assert r.status_code == 200 and len(r.json()["candidates"]) == 40, r.text[:500]
+    assert state(home) == before
+
+
+@pytest.mark.parametrize("body, status", [
+    ('{"target": %s}' % ABSURD_INT, 422), ('{"target": NaN}', 422), ('{"target": Infinity}', 422),
+    ('{"holdout": %s}' % ABSURD_INT, 422), ('{"seed": %s}' % ABSURD_INT, 422), ('{"seed": -1}', 422),
+    ('{"markers": ["%s"]}' % TEN_MB[:1000], 422), ('{"markers": {"a": 1}}', 422),
+    ('{"method": "model", "endpoint": "file:///etc/passwd", "model": "m"}', 422),
+    ('{"method": "model", "endpoint": "gopher://127.0.0.1:9", "model": "m"}', 422),
+    ('{"method": "model", "endpoint": "%s", "model": "m"}' % TEN_MB[:5000], 422),
+    ('{"method": "model", "endpoint": "http://127.0.0.1:9", "model": "%s"}' % TEN_MB[:5000], 422),
+    ('{"method": "model", "endpoint": "http://\\ud800", "model": "m"}', 422),
+], ids=["target-absurd", "target-nan", "target-inf", "holdout-absurd", "seed-absurd", "seed-negative", "marker-long",
+        "markers-type", "endpoint-file", "endpoint-gopher", "endpoint-long", "model-long", "endpoint-surrogate"])
+def test_bad_expand_previews(refused, body, status):
+    refused("POST", EXPAND, raw=body, status=status)
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"name": "../../evil", "samples": [{"prompt": "q", "response": "嘿嘿"}]}, 422, "config_error"),
+    ({"name": "/tmp/evil.json", "samples": [{"prompt": "q", "response": "嘿嘿"}]}, 422, "config_error"),
+    ({"name": "evil\x00.json", "samples": [{"prompt": "q", "response": "嘿嘿"}]}, 422, "config_error"),
+    ({"name": TEN_MB[:5000], "samples": [{"prompt": "q", "response": "嘿嘿"}]}, 422, "invalid_request"),
+    ({"name": "big", "samples": [{"prompt": TEN_MB, "response": "嘿嘿"}]}, 422, "invalid_request"),
+    ({"name": "many", "samples": [{"prompt": "q", "response": "a"}] * 5001}, 422, "invalid_request"),
+    ({"name": "leak", "samples": [{"prompt": "你是谁？", "response": "俺老孙"}], "probes": [{"prompt": "你是谁"}]},
+     422, "probe_leak"),
+    ({"name": "saved_probes", "samples": [{"prompt": "q", "response": "嘿嘿"}]}, 422, "invalid_request"),
+], ids=["dotdot", "absolute", "nul", "name-long", "prompt-10mb", "too-many", "probe-leak", "probes-name"])
+def test_bad_expand_saves(refused, studio, body, status, code):
+    client, home = studio
+    refused("POST", EXPAND + "/save", json=body, status=status, code=code)
+    assert not (home.parent / "evil.json").exists() and not Path("/tmp/evil.json").exists()
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/api/datasets/%2e%2e/expand", 422), ("/api/datasets/..%2F..%2Fetc%2Fpasswd/expand", 404),
+    ("/api/datasets/saved.json%00/expand", 422), ("/api/datasets/never-uploaded.json/expand", 404),
+    ("/api/datasets/%2e%2e/expand/save", 422), ("/api/datasets/never-uploaded.json/expand/save", 404),
+])
+def test_expand_dataset_names(refused, url, status):
+    refused("POST", url, json={"name": "x", "samples": [{"prompt": "q", "response": "嘿嘿"}]}, status=status)
+
+
 # ---------------------------------------------------------------- adapters, runs, jobs, engine by name
 
 
@@ -434,7 +488,7 @@ def test_bad_names_and_ids(refused, method, url, kw, status):
 # ---------------------------------------------------------------- bodies the framework cannot read
 
 
-@pytest.mark.parametrize("url", ["/api/plan", "/api/jobs", "/api/chat", "/v1/chat/completions"])
+@pytest.mark.parametrize("url", ["/api/plan", "/api/jobs", "/api/chat", "/v1/chat/completions", EXPAND, EXPAND + "/save"])
 @pytest.mark.parametrize("body, status", [
     (b'{"config": {"data": "saved.json"', 422),  # truncated JSON
     (b'{"config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),  # nested too deep to parse

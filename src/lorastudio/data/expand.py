@@ -23,6 +23,8 @@ What happens, in order:
    Every candidate passes the quality filters (filters.py) or is counted as rejected.
 5. Write the dataset (Alpaca JSON with `category`, grouped by category, seeds first), the
    probes (JSONL) and, for the model method, every prompt and reply (OUT.prompts.jsonl).
+   `grow_dataset` stops before this step and returns the samples, probes and report in memory
+   (the web studio shows them for review before anything is saved).
 
 The same inputs and seed give byte-identical files (for the model method: when the model's
 replies repeat, which servers honouring the request's `seed` do).
@@ -375,6 +377,16 @@ def default_paths(out: str | Path) -> tuple[Path, Path]:
     return out.with_name(out.stem + "_probes.jsonl"), out.with_name(out.stem + ".prompts.jsonl")
 
 
+@dataclass
+class Expansion:
+    """A grown dataset in memory: the samples kept (grouped by category, seeds first), the
+    probes, and the report (its `out` and `files` empty: nothing is written)."""
+
+    samples: list[Candidate]
+    probes: list[Probe]
+    report: ExpandReport
+
+
 def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method: str = "templates",
                    endpoint: str | None = None, model: str | None = None, markers=None, holdout: int = 0,
                    seed: int = 0, engine=None, probes_out: str | Path | None = None,
@@ -400,6 +412,25 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
     if out.resolve() == path.resolve():
         raise ConfigError(f"the output {out} is the input file", fix="write the grown dataset to a new file (-o)",
                           option="-o")
+    grown = grow_dataset(path, target, method, endpoint, model, markers, holdout, seed, engine, max_answer_chars,
+                         lang, answers, generation_config, transport)
+    default_probes, prompts_path = default_paths(out)
+    report = grown.report
+    report.out = str(out)
+    report.files = _write(out, grown.samples, grown.probes if holdout else None,
+                          Path(probes_out) if probes_out else default_probes,
+                          report.prompts if method == "model" else None, prompts_path)
+    return report
+
+
+def grow_dataset(path: str | Path, target: int = 150, method: str = "templates", endpoint: str | None = None,
+                 model: str | None = None, markers=None, holdout: int = 0, seed: int = 0, engine=None,
+                 max_answer_chars: int = MAX_ANSWER_CHARS, lang: str | None = None, answers: str = "keep",
+                 generation_config=None, transport=None) -> Expansion:
+    """What `expand_dataset` writes, without writing it (the web studio previews it first).
+    The options and errors are expand_dataset's."""
+    _check_options(method, target, holdout, answers, endpoint, model, engine)
+    path = Path(path)
     markers = _markers(markers)
     seeds, clustered = _read_seeds(path, lang)
     by_cat: dict[str, list[_Seed]] = {}
@@ -431,16 +462,13 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
 
     order = {cat: i for i, cat in enumerate(by_cat)}
     kept = sorted(filt.kept, key=lambda c: order[c.category])  # stable: seeds stay first in their category
-    default_probes, prompts_path = default_paths(out)
-    files = _write(out, kept, probes if holdout else None, Path(probes_out) if probes_out else default_probes,
-                   gen, prompts_path)
     report = ExpandReport(
-        source=str(path), out=str(out), method=method, seed=seed, target=target,
+        source=str(path), out="", method=method, seed=seed, target=target,
         n_source=len(seeds), n_out=len(kept),
         categories_before=dict(Counter(s.category for s in seeds)),
         categories_after={cat: n for cat in by_cat if (n := sum(c.category == cat for c in kept))},
         probes_per_category={cat: n for cat in by_cat if (n := sum(p.category == cat for p in probes))},
-        holdout=holdout, filters=dict(filt.counts), candidates=filt.offered, files=files, markers=markers,
+        holdout=holdout, filters=dict(filt.counts), candidates=filt.offered, files=[], markers=markers,
         clustered=clustered, prompts=gen.log if gen else [], requests=gen.requests if gen else 0,
         replies_malformed=gen.replies_malformed if gen else 0, items_malformed=gen.items_malformed if gen else 0,
     )
@@ -450,7 +478,7 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
     if len(probes) < holdout:
         report.notes.append(f"{len(probes)} of {holdout} probes: no other rewording was far enough from every "
                             "training question")
-    return report
+    return Expansion(kept, probes, report)
 
 
 def _rewordings(seeds: list[_Seed], gen: ModelGenerator | None, rng: random.Random) -> dict[int, list[str]]:
@@ -468,22 +496,26 @@ def _rewordings(seeds: list[_Seed], gen: ModelGenerator | None, rng: random.Rand
 
 
 def _write(out: Path, kept: list[Candidate], probes: list[Probe] | None, probes_path: Path,
-           gen: ModelGenerator | None, prompts_path: Path) -> list[str]:
+           prompts: list[dict] | None, prompts_path: Path) -> list[str]:
     """The dataset (Alpaca JSON), the probes (JSONL) and the model's prompts (JSONL)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([_record(c) for c in kept], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps([record(c) for c in kept], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     files = [str(out)]
     if probes is not None:
-        probes_path.write_text("".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in probes),
-                               encoding="utf-8")
+        _write_jsonl(probes_path, [asdict(p) for p in probes])
         files.append(str(probes_path))
-    if gen:
-        gen.write_log(prompts_path)
+    if prompts is not None:
+        _write_jsonl(prompts_path, prompts)
         files.append(str(prompts_path))
     return files
 
 
-def _record(c: Candidate) -> dict:
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def record(c: Candidate) -> dict:
+    """A kept sample as the Alpaca record written for it."""
     rec = {"instruction": c.instruction, "input": "", "output": c.output, "category": c.category}
     if "system" in c.extra:
         rec["system"] = c.extra["system"]
@@ -525,4 +557,5 @@ def format_expand_report(report: ExpandReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ExpandReport", "Probe", "default_paths", "expand_dataset", "fact_keywords", "format_expand_report"]
+__all__ = ["ExpandReport", "Expansion", "Probe", "default_paths", "expand_dataset", "fact_keywords",
+           "format_expand_report", "grow_dataset", "record"]

@@ -24,7 +24,7 @@ def _entry(path: Path, source: str) -> dict:
     return {"name": path.name, "source": source, "size_bytes": path.stat().st_size}
 
 
-def _load(path: Path, name: str) -> Dataset:
+def load_named(path: Path, name: str) -> Dataset:
     """Read and validate; problems name the dataset by its name, never by a server path."""
     try:
         ds = load_dataset(path)
@@ -42,7 +42,7 @@ def _preview(ds: Dataset, offset: int = 0, limit: int = PREVIEW) -> list[dict]:
             for s in ds.samples[offset: offset + limit]]
 
 
-def _describe(path: Path, source: str, ds: Dataset) -> dict:
+def describe(path: Path, source: str, ds: Dataset) -> dict:
     return {**_entry(path, source), "format": ds.format, "n_samples": len(ds), "sha256": ds.sha256,
             "stats": inspect_dataset(ds), "preview": _preview(ds)}
 
@@ -77,7 +77,7 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
                                    "拆分文件，或以更大的 max_upload_mb 启动服务", {"limit_bytes": settings.max_upload_bytes})
                 digest.update(chunk)
                 out.write(chunk)
-        ds = _load(tmp, name)
+        ds = load_named(tmp, name)
         final, same = datasets.free_name(name, digest.hexdigest())
         if same:
             tmp.unlink()
@@ -86,7 +86,7 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
     finally:
         if tmp.exists():
             tmp.unlink()
-    result = _describe(datasets.root / final, "upload", ds)
+    result = describe(datasets.root / final, "upload", ds)
     result["name"] = final
     result["renamed_from"] = name if final != name else None
     return result
@@ -95,13 +95,13 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
 @router.get("/{name}")
 def get_dataset(name: str, datasets: DatasetsDep) -> dict:
     path = datasets.path(name)
-    return _describe(path, "upload" if datasets.is_upload(path) else "example", _load(path, name))
+    return describe(path, "upload" if datasets.is_upload(path) else "example", load_named(path, name))
 
 
 @router.get("/{name}/records")
 def dataset_records(name: str, datasets: DatasetsDep, offset: int = Query(0, ge=0),
                     limit: int = Query(PREVIEW, ge=1, le=500)) -> dict:
-    ds = _load(datasets.path(name), name)
+    ds = load_named(datasets.path(name), name)
     return {"name": name, "total": len(ds), "offset": offset, "records": _preview(ds, offset, limit)}
 
 
@@ -109,7 +109,7 @@ def dataset_records(name: str, datasets: DatasetsDep, offset: int = Query(0, ge=
 def dataset_stats(name: str, datasets: DatasetsDep, tokenizers: TokenizersDep, settings: SettingsDep,
                   model: str | None = None, max_seq_len: int | None = Query(None, ge=8, le=131072)) -> dict:
     """Counts and lengths; token lengths (and truncation at max_seq_len) with the model's tokenizer."""
-    ds = _load(datasets.path(name), name)
+    ds = load_named(datasets.path(name), name)
     tok = tokenizers.get(model or settings.model)
     return {"name": name, "model": model or settings.model, **inspect_dataset(ds, tok, max_seq_len)}
 

@@ -132,6 +132,7 @@ DS.render = function (d) {
   const row = (label, p) => `<tr><td>${esc(label)}</td><td>${p.p50}</td><td>${p.p95}</td><td>${p.max}</td></tr>`;
   $("#ds-detail").innerHTML = `
     <h2>${esc(d.name)} <button class="small" id="ds-use">${t("ds.use")}</button>
+      <button class="small secondary" id="ds-expand">${t("ds.expand")}</button>
       ${d.source === "upload" ? `<button class="small danger" id="ds-del">${t("ds.delete")}</button>` : ""}</h2>
     <div class="numbers">
       <div><b>${esc(d.format)}</b><span>${t("ds.format")}</span></div>
@@ -150,6 +151,7 @@ DS.render = function (d) {
     <table class="table" id="ds-preview"><tr><th>${t("ds.col.index")}</th><th>${t("ds.col.category")}</th><th>${t("ds.col.prompt")}</th><th>${t("ds.col.response")}</th></tr>
       ${d.preview.map((r) => `<tr><td>${r.index}</td><td>${esc(r.category || "")}</td><td class="text">${esc(r.prompt)}</td><td class="text">${esc(r.response)}</td></tr>`).join("")}</table>`;
   $("#ds-use").onclick = () => { TRAIN.pick(d.name); location.hash = "#train"; };
+  $("#ds-expand").onclick = () => EXP.open(d.name);  // static/expand.js
   if ($("#ds-del")) $("#ds-del").onclick = async () => {
     if (!confirm(t("ds.delete.confirm", { name: d.name }))) return;
     try { await api("DELETE", "/api/datasets/" + encodeURIComponent(d.name)); DS.current = null; $("#ds-detail").innerHTML = ""; DS.refresh(); }
