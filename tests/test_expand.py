@@ -141,6 +141,16 @@ def test_bundled_expanded_set_is_regenerated_by_the_example_command(grown):
     assert (EXAMPLES / "wukong_expanded_probes.jsonl").read_bytes() == probes.read_bytes()
 
 
+def test_existing_output_is_kept_unless_overwrite(tmp_path):
+    out = tmp_path / "grown.json"
+    out.write_text("[]", encoding="utf-8")  # a set the user edited by hand
+    with pytest.raises(ConfigError, match="grown.json already exists"):
+        expand_dataset(SEED, out, target=30)
+    assert out.read_text(encoding="utf-8") == "[]"
+    expand_dataset(SEED, out, target=30, overwrite=True)
+    assert len(_json(out)) == 30
+
+
 def test_rotate_uses_other_answers_of_the_category(tmp_path):
     """keep: a seed's rewordings get that seed's answer; rotate: also its category siblings'."""
     seeds = [s for s in _json(SEED) if s["category"] == "jingubang"]  # 你的武器是什么 / 金箍棒有多重

@@ -277,6 +277,12 @@ def test_chat_refuses_a_pickled_adapter(refused, ws, tiny_model_dir):
     (["data", "expand", "saved/good.json", "-o", "out.json", "--holdout", "-1"], ["--holdout"]),
     (["data", "expand", "saved/good.json", "-o", "out.json", "--method", "magic"], ["--method 'magic'", "templates"]),
     (["plan", "--epochs"], ["--epochs", "requires an argument"]),
-], ids=["port-0", "port-70000", "port-nan", "expand-target-0", "expand-holdout-neg", "expand-method", "flag-without-value"])
-def test_other_verbs(refused, args, expect):
+    (["data", "expand", "saved/good.json", "-o", "saved/run/manifest.json"], ["saved/run/manifest.json already exists", "--overwrite"]),
+    (["data", "expand", "saved/good.json", "-o", "saved/run/metrics.json", "--holdout", "2"],
+     ["metrics_probes.jsonl already exists", "--overwrite"]),
+], ids=["port-0", "port-70000", "port-nan", "expand-target-0", "expand-holdout-neg", "expand-method", "flag-without-value",
+        "expand-onto-a-saved-file", "expand-onto-a-saved-probes-file"])
+def test_other_verbs(refused, ws, args, expect):
+    if "saved/run/metrics.json" in args:  # a probes file saved earlier, next to where the set would go
+        (ws / "saved" / "run" / "metrics_probes.jsonl").write_text('{"prompt": "mine"}\n', encoding="utf-8")
     refused(*args, expect=expect)

@@ -65,6 +65,7 @@ def data_expand(
     markers: Annotated[Optional[str], Opt(help="comma-separated style markers every answer must keep")] = None,
     holdout: Annotated[int, Opt(min=0, help="paraphrased probes to keep out of training")] = 0,
     seed: Annotated[int, Opt(min=0)] = 0,
+    overwrite: Annotated[bool, Opt(help="replace the output (and its probes file) when it exists")] = False,
 ):
     """Grow a small dataset with paraphrases (templates or a model), de-duplicate, hold out probes."""
     from .data.expand import expand_dataset, format_expand_report
@@ -81,6 +82,7 @@ def data_expand(
     report = expand_dataset(
         file, output, target=target, method=method, endpoint=endpoint, model=model,
         markers=_split(markers), holdout=holdout, seed=seed, engine=engine, generation_config=generation,
+        overwrite=overwrite,
     )
     print(format_expand_report(report))
 

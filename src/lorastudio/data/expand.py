@@ -391,7 +391,7 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
                    endpoint: str | None = None, model: str | None = None, markers=None, holdout: int = 0,
                    seed: int = 0, engine=None, probes_out: str | Path | None = None,
                    max_answer_chars: int = MAX_ANSWER_CHARS, lang: str | None = None, answers: str = "keep",
-                   generation_config=None, transport=None) -> ExpandReport:
+                   generation_config=None, transport=None, overwrite: bool = False) -> ExpandReport:
     """Grow the dataset at `path` to `target` samples and write it to `out` (Alpaca JSON).
 
     method      "templates" (offline rewording) or "model" (endpoint+model, or engine)
@@ -403,6 +403,8 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
                 those of the other seeds of its category)
     generation_config, transport: passed to the engine / the HTTP client (tests use
                 httpx.MockTransport)
+    overwrite   replace existing output files; without it an existing one is an error (a
+                grown set may have been hand-edited since)
 
     Raises ConfigError for bad options, DataError for an unreadable dataset, ModelError when the
     model server cannot be reached.
@@ -412,15 +414,25 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
     if out.resolve() == path.resolve():
         raise ConfigError(f"the output {out} is the input file", fix="write the grown dataset to a new file (-o)",
                           option="-o")
+    default_probes, prompts_path = default_paths(out)
+    probes_path = Path(probes_out) if probes_out else default_probes
+    if not overwrite:
+        _refuse_existing([out, probes_path if holdout else None, prompts_path if method == "model" else None])
     grown = grow_dataset(path, target, method, endpoint, model, markers, holdout, seed, engine, max_answer_chars,
                          lang, answers, generation_config, transport)
-    default_probes, prompts_path = default_paths(out)
     report = grown.report
     report.out = str(out)
     report.files = _write(out, grown.samples, grown.probes if holdout else None,
-                          Path(probes_out) if probes_out else default_probes,
+                          probes_path,
                           report.prompts if method == "model" else None, prompts_path)
     return report
+
+
+def _refuse_existing(paths: list[Path | None]) -> None:
+    taken = [p for p in paths if p is not None and p.exists()]
+    if taken:
+        raise ConfigError(f"{', '.join(map(str, taken))} already exist{'s' if len(taken) == 1 else ''}: not replaced",
+                          fix="write to a new -o file, or pass --overwrite to replace it", option="-o")
 
 
 def grow_dataset(path: str | Path, target: int = 150, method: str = "templates", endpoint: str | None = None,
