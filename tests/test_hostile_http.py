@@ -288,6 +288,47 @@ def test_a_job_name_that_is_not_text(refused):
     assert "unprintable" in err["message"]
 
 
+# ---------------------------------------------------------------- tune: budget, trials, data, names
+
+TUNE_OK = {"data": "saved.json", "probes": "wukong_probes.jsonl"}
+
+
+@pytest.mark.parametrize("body, status, code, needle", [
+    ({"budget": "15x"}, 422, "config_error", "is not a duration"),
+    ({"budget": "0m"}, 422, "config_error", "leaves no time"),
+    ({"budget": ""}, 422, "config_error", "is not a duration"),
+    ({"budget": "1e3s"}, 422, "config_error", "is not a duration"),
+    ({"budget": TEN_MB}, 422, "invalid_request", "at most 32 characters"),
+    ({"budget": 900}, 422, "invalid_request", "budget"),
+    ({"max_trials": 0}, 422, "invalid_request", "max_trials"),
+    ({"max_trials": 101}, 422, "invalid_request", "max_trials"),
+    ({"max_trials": "NaN"}, 422, "invalid_request", "max_trials"),
+    ({"max_trials": int(ABSURD_INT)}, 422, "invalid_request", "max_trials"),
+    ({"config": {**TUNE_OK, "data": "never-uploaded.json"}}, 404, "not_found", "never-uploaded.json"),
+    ({"config": {**TUNE_OK, "data": "../../etc/passwd"}}, 422, "config_error", "path separator"),
+    ({"config": {**TUNE_OK, "probes": "/etc/hosts"}}, 422, "config_error", "path separator"),
+    ({"config": {**TUNE_OK, "probes": "never.jsonl"}}, 404, "not_found", "never.jsonl"),
+    ({"config": {"data": "saved.json"}}, 422, "no_probes", "held-out probes"),
+    ({"config": {"probes": "wukong_probes.jsonl"}}, 422, "config_error", "no training data"),
+    ({"config": {**TUNE_OK, "epochs": 3}}, 422, "config_error", "tune does not take 'epochs'"),
+    ({"config": {**TUNE_OK, "output": "/tmp/elsewhere"}}, 422, "config_error", "tune does not take 'output'"),
+    ({"config": {**TUNE_OK, "model": "/no/such/model"}}, 422, "model_error", "is neither a folder"),
+    ({"config": {**TUNE_OK, "markers": {"a": 1}}}, 422, "config_error", "--markers"),
+    ({"config": TUNE_OK}, 422, "plan_refused", "first trial's plan"),  # saved.json: 20 samples, too few
+    ({"name": "wukong", "force": True}, 409, "conflict", "already exists"),
+    ({"name": "queued-run", "force": True}, 409, "conflict", "already exists"),
+    ({"name": "../escape", "force": True}, 422, "config_error", "path separator"),
+    ({"name": "base", "force": True}, 422, "config_error", "reserved"),
+], ids=["budget-unit", "budget-zero", "budget-empty", "budget-exponent", "budget-10mb", "budget-number", "trials-0",
+        "trials-101", "trials-nan", "trials-absurd", "data-unknown", "data-dotdot", "probes-absolute", "probes-unknown",
+        "no-probes", "no-data", "epochs", "output", "model-missing", "markers-type", "plan-refused", "name-taken",
+        "name-of-queued-job", "name-dotdot", "name-reserved"])
+def test_bad_tune_requests(refused, body, status, code, needle):
+    err = refused("POST", "/api/tune", json={"config": TUNE_OK, **body}, status=status, code=code)
+    assert needle in err["message"], err["message"][:500]
+    assert err["fix"]
+
+
 # ---------------------------------------------------------------- chat: /api/chat and /v1/chat/completions
 
 HI = '[{"role": "user", "content": "hi"}]'

@@ -48,6 +48,8 @@ def test_tune_keeps_the_trial_with_the_best_score(tmp_path, tiny_model_dir, cons
     assert trained.score == pytest.approx(expected)
     assert (out / "best").resolve() == (out / "trial-2").resolve()
     assert (out / "best" / "adapter" / "adapter_model.safetensors").is_file()
+    lines = [json.loads(x) for x in (out / "trials.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(t["name"], t["score"]) for t in lines] == [(t.name, t.score) for t in result.trials]  # as each finished
     table = json.loads((out / "tune.json").read_text(encoding="utf-8"))
     assert table["best"] == "trial-2" and [t["settings"] for t in table["trials"]] == [{"lr": 0.0}, {"lr": 4e-3}]
     assert "trial-2" in format_table(result).splitlines()[2] and format_table(result).splitlines()[2].endswith(" *")
@@ -89,3 +91,18 @@ def test_tune_command_prints_the_table_and_exits_1_when_nothing_ran(tmp_path, ti
     assert lines[0] == "trial-1: skipped (needs ~0 s, 0 s of the budget left)" or lines[0].startswith("trial-1: skipped")
     assert "--target-modules all-linear" not in r.output  # settings are shown as the table's own words
     assert "target-modules all-linear" in r.output and "best: none (no trial was scored)" in r.output
+
+
+def test_tune_command_force_trains_what_the_plan_refuses(tmp_path, tiny_model_dir, persona_seed, persona_probes):
+    """20 samples: every trial's plan has TOO_FEW_SAMPLES (an error); --force trains anyway, as the web's 'force' asks."""
+    from typer.testing import CliRunner
+
+    from lorastudio.cli import app
+
+    args = ["tune", "--data", str(persona_seed), "--probes", str(persona_probes), "--model", str(tiny_model_dir),
+            "--budget", "10m", "--max-trials", "1", "--json"]
+    refused = CliRunner().invoke(app, args + ["--output", str(tmp_path / "a")])
+    assert refused.exit_code == 1 and json.loads(refused.output)["trials"][0]["status"] == "refused"
+    forced = CliRunner().invoke(app, args + ["--output", str(tmp_path / "b"), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.output)["trials"][0]["status"] == "done" and (tmp_path / "b" / "best").is_dir()

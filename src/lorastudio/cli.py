@@ -260,6 +260,7 @@ def tune(
     model: Annotated[Optional[str], Opt(help="base model (default smollm2-135m)")] = None,
     markers: Annotated[Optional[str], Opt(help="comma-separated style markers (voice)")] = None,
     general_probes: Annotated[Optional[str], Opt(help="general questions for retention (default: the bundled 30)")] = None,
+    force: Annotated[bool, Opt(help="train trials despite error-level findings of their plan")] = False,
     as_json: Annotated[bool, Opt("--json", help="print tune.json")] = False,
 ):
     """Try recipes (learning rate, attention vs all-linear, epochs, general replay) as short runs within
@@ -272,8 +273,12 @@ def tune(
             shown = f"score {t.score:.3f}" if t.score is not None else t.status
             print(f"{t.name}: {shown} ({t.note or t.verdict or ''})", flush=True)
 
-    result = api.tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, model=model,
-                      markers=markers, general_probes=general_probes, on_trial=on_trial)
+    try:
+        result = api.tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, model=model,
+                          markers=markers, general_probes=general_probes, force=force, on_trial=on_trial)
+    except KeyboardInterrupt:  # Ctrl-C, or the web studio's cancel (SIGINT): the trial under way is dropped
+        print(f"tune stopped; the trials that finished are in {Path(output) / 'trials.jsonl'}", flush=True)
+        raise typer.Exit(130) from None
     _dump(result.to_dict()) if as_json else print(format_table(result))
     if result.best is None:
         raise typer.Exit(1)

@@ -14,7 +14,8 @@
                that answers no general probe right) is left out and the weights of the others
                are rescaled to sum to 1; a trial with none of them scores None and never wins.
     output     DIR/trial-N (one run folder each), DIR/tune.json (the table), DIR/best → the
-               best trial's run folder (a relative symlink)
+               best trial's run folder (a relative symlink), DIR/trials.jsonl (one line per trial as
+               it finishes, for whoever watches a tune run: the web studio's tune job)
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def tune(
     if (out / "tune.json").exists():
         raise StudioError(f"{out} already holds a tune (tune.json)", fix="pass a new --output folder")
     out.mkdir(parents=True, exist_ok=True)
+    (out / "trials.jsonl").write_text("", encoding="utf-8")  # a crashed earlier tune's lines are not this one's
     base = dict(options, data=data, probes=probes, markers=markers, model=model, doctor=False)
     setup = plan(build_config(**base, output=str(out / "trial-1")))
     recipe = setup.extra["recommended"]
@@ -159,14 +161,14 @@ def tune(
         left = budget_s - (time.monotonic() - started)
         if expected > left:
             trial.status, trial.note = "skipped", f"needs ~{expected:.0f} s, {max(left, 0):.0f} s of the budget left"
-            _report(on_trial, trial)
+            _report(on_trial, trial, out)
             continue
         t0 = time.monotonic()
         try:
             run = train(config, force=force)
         except PlanRefused as e:
             trial.status, trial.note = "refused", "; ".join(f"{f.code}: {f.title}" for f in e.findings if f.severity == "error")
-            _report(on_trial, trial)
+            _report(on_trial, trial, out)
             continue
         trained_s = time.monotonic() - t0
         if estimate > 0:
@@ -182,7 +184,7 @@ def tune(
         trial.retention = (three.get("retention") or {}).get("retention")
         trial.score = score(three)
         trial.seconds = round(time.monotonic() - t0, 1)
-        _report(on_trial, trial)
+        _report(on_trial, trial, out)
     scored = [t for t in result.trials if t.score is not None]
     if scored:
         best = max(scored, key=lambda t: t.score)  # the first of equal scores: the recipe's order
@@ -192,7 +194,9 @@ def tune(
     return result
 
 
-def _report(on_trial, trial: Trial) -> None:
+def _report(on_trial, trial: Trial, out: Path) -> None:
+    with open(out / "trials.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(asdict(trial), ensure_ascii=False) + "\n")
     if on_trial:
         on_trial(trial)
 

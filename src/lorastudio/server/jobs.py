@@ -4,6 +4,7 @@ The web server never trains. A job is a row in `jobs.sqlite`; the runner starts 
 
     python -m lorastudio train --config HOME/jobs/ID/config.json [--force] [--resume]
 
+(or `lorastudio doctor RUN_DIR`, or `lorastudio tune ... --output HOME/tunes/NAME`: tune_jobs.py)
 in a new session (so stopping the server, or Ctrl-C in its terminal, leaves training running)
 with its output in `HOME/runs/NAME/train.log`. One job runs per device; the others wait
 queued, oldest first. The runner's `tick` reconciles the table with reality every half
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from ..serving.registry import NotFound
 from ..training.checkpoints import list_checkpoints
+from . import tune_jobs
 
 log = logging.getLogger("lorastudio.server.jobs")
 
@@ -39,7 +41,7 @@ TAIL_LINES = 40
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,                 -- 'train' or 'doctor'
+    kind TEXT NOT NULL,                 -- 'train', 'doctor' or 'tune'
     name TEXT NOT NULL,                 -- the run folder's name
     run_dir TEXT NOT NULL,
     config TEXT NOT NULL,               -- JSON: the TrainConfig fields
@@ -79,14 +81,16 @@ class Job:
 
     @property
     def log_path(self) -> Path:
-        return Path(self.run_dir) / ("doctor.log" if self.kind == "doctor" else "train.log")
+        return Path(self.run_dir) / {"doctor": "doctor.log", "tune": "tune.log"}.get(self.kind, "train.log")
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
     def progress(self) -> dict:
-        """status.json written by the training process: state, step, total_steps."""
+        """status.json written by the training process: state, step, total_steps (a tune: its current trial's)."""
+        if self.kind == "tune":
+            return tune_jobs.progress(self)
         try:
             return json.loads((Path(self.run_dir) / "status.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -108,6 +112,9 @@ class Job:
         d["progress"] = self.progress()
         d["has_checkpoint"] = bool(list_checkpoints(Path(self.run_dir)))
         d["complete"] = (Path(self.run_dir) / "manifest.json").is_file()
+        if self.kind == "tune":
+            d["tune"] = tune_jobs.table(self)
+            d["complete"] = d["tune"]["adapter"] is not None
         if tail:
             d["log_tail"] = self.log_tail()
         return d
@@ -254,7 +261,9 @@ class JobRunner:
                     busy.add(job.device)
 
     def marker(self, job: Job) -> str:
-        """A string only this job's command line holds: its config file, or the doctor's run folder."""
+        """A string only this job's command line holds: its config file, or the doctor's or tune's folder."""
+        if job.kind == "tune":
+            return tune_jobs.marker(job)
         return job.run_dir if job.kind == "doctor" else str(self.job_dir(job.id) / "config.json")
 
     def job_dir(self, job_id: int) -> Path:
@@ -263,6 +272,8 @@ class JobRunner:
     def command(self, job: Job) -> list[str]:
         if job.kind == "doctor":
             return [sys.executable, "-m", "lorastudio", "doctor", job.run_dir]
+        if job.kind == "tune":
+            return tune_jobs.command(job)
         cmd = [sys.executable, "-m", "lorastudio", "train", "--config", str(self.job_dir(job.id) / "config.json")]
         return cmd + (["--force"] if job.force else []) + (["--resume"] if job.resume else [])
 
@@ -293,6 +304,8 @@ class JobRunner:
             # exit 0 learned, 1 not learned, 2 inconclusive or could not run: the report tells which
             wrote = (run_dir / "doctor.json").is_file() and (run_dir / "doctor.json").stat().st_mtime >= (job.started or 0) - 1
             status = DONE if wrote and rc in (0, 1, 2, None) else FAILED
+        elif job.kind == "tune":
+            status, error = tune_jobs.finish(job)
         elif (run_dir / "manifest.json").is_file() and state == "done":
             status = DONE
         elif job.cancel_requested or state == "cancelled":

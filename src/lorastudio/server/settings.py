@@ -29,6 +29,10 @@ class Settings:
         return self.home / "runs"
 
     @property
+    def tunes(self) -> Path:
+        return self.home / "tunes"  # a tune's trials; its best adapter is copied into runs/ (tune_jobs.py)
+
+    @property
     def datasets(self) -> Path:
         return self.home / "datasets"
 

@@ -122,7 +122,7 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
                         continue
             current = jobs.get(job_id)
             progress = current.progress()
-            snapshot = (current.status, progress.get("state"), progress.get("step"), current.cancel_requested)
+            snapshot = (current.status, progress, current.cancel_requested)  # a tune's progress counts its trials too
             if snapshot != last:
                 last = snapshot
                 yield sse("status", current.to_dict(tail=current.status == FAILED))

@@ -1,0 +1,165 @@
+"""Tune jobs: `lorastudio tune` run by the job runner, its trials read back as they finish, and
+its best adapter registered.
+
+    HOME/tunes/NAME/   the tune's output folder: trial-N/ (a run folder each), trials.jsonl (a
+                       line per trial as it finishes), tune.json (the table, written last),
+                       best → trial-K, tune.log
+    HOME/runs/NAME/    the best trial's run folder, copied there when the tune ends well: the
+                       adapter registry lists it, chat and the doctor page use it, like a trained run
+
+A copy, not a link: the registry looks one level into the runs folder, and its rename and delete
+move and remove that folder (rmtree refuses a symlink, so deleting a linked adapter would leave
+its weights behind; deleting the tune's folder would break the adapter). A LoRA adapter is a few
+MB; the trial's optimizer checkpoints are not copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..serving.registry import is_complete
+
+TRIAL_FILES_LEFT_OUT = ("checkpoints",)  # optimizer state for resuming: a finished adapter needs none
+
+
+def command(job) -> list[str]:
+    c = job.config
+    cmd = [sys.executable, "-m", "lorastudio", "tune", "--data", c["data"], "--probes", c["probes"],
+           "--model", c["model"], "--budget", c["budget"], "--max-trials", str(c["max_trials"])]
+    if c.get("markers"):
+        cmd += ["--markers", ",".join(c["markers"])]
+    # --output last: its value then ends the command line, which the runner's marker relies on
+    return cmd + (["--force"] if job.force else []) + ["--output", job.run_dir]
+
+
+def marker(job) -> str:
+    """The output folder as a whole argument (NUL-terminated in /proc/PID/cmdline): tunes/a is not tunes/a-2."""
+    return job.run_dir + "\0"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_trials(tune_dir: Path) -> list[dict]:
+    """The finished trials, in order (a half-written last line is skipped until it is whole)."""
+    try:
+        text = (tune_dir / "trials.jsonl").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    trials = []
+    for line in text.splitlines():
+        try:
+            trials.append(json.loads(line))
+        except ValueError:
+            continue
+    return trials
+
+
+def _last_step(metrics: Path) -> int | None:
+    try:
+        with open(metrics, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if row.get("type") == "step":
+            return row.get("step")
+    return None
+
+
+def current_trial(tune_dir: Path, finished: set[str]) -> dict | None:
+    """The trial being trained or scored now: the newest trial-N folder not yet in trials.jsonl."""
+    numbered = []
+    for p in tune_dir.glob("trial-*"):
+        if p.is_dir() and p.name[6:].isdigit() and p.name not in finished:
+            numbered.append((int(p.name[6:]), p))
+    if not numbered:
+        return None
+    run = max(numbered)[1]
+    status = _read_json(run / "status.json") or {}
+    # training ends with status 'done'; the doctor then scores the trial before it is written down
+    phase = "scoring" if status.get("state") == "done" else "training"
+    return {"trial": run.name, "phase": phase, "step": _last_step(run / "metrics.jsonl") or status.get("step"),
+            "total_steps": status.get("total_steps")}
+
+
+def table(job) -> dict:
+    """The trials so far, each marked best or not, the trial running now, and the adapter once registered.
+    While the tune runs, `best` is the best score so far; tune.json's choice once it has ended."""
+    tune_dir = Path(job.run_dir)
+    trials = read_trials(tune_dir)
+    final = _read_json(tune_dir / "tune.json")
+    if final is not None:
+        best = final.get("best")
+    else:
+        scored = [t for t in trials if t.get("score") is not None]
+        best = max(scored, key=lambda t: t["score"])["name"] if scored else None  # the first of equal scores, as tune does
+    rows = [{"name": t.get("name"), "settings": t.get("settings") or {}, "status": t.get("status"),
+             "voice": t.get("voice"), "facts": t.get("knowledge"), "retention": t.get("retention"),
+             "score": t.get("score"), "steps": t.get("steps"), "seconds": t.get("seconds"),
+             "verdict": t.get("verdict"), "note": t.get("note") or "", "best": t.get("name") == best} for t in trials]
+    adapter_dir = Path(job.config.get("adapter_dir", ""))
+    current = None if final is not None or not job.active else current_trial(tune_dir, {t["name"] for t in rows})
+    return {"trials": rows, "best": best, "final": final is not None, "current": current,
+            "budget": job.config.get("budget"), "max_trials": job.config.get("max_trials"),
+            "adapter": adapter_dir.name if job.config.get("adapter_dir") and is_complete(adapter_dir) else None}
+
+
+def progress(job) -> dict:
+    """What the job list and the live status show: the current trial's steps, and the trials done."""
+    t = table(job)
+    out = {"trials_done": len(t["trials"])}
+    if t["current"]:
+        out.update(t["current"])
+    return out
+
+
+def register_best(tune_dir: Path, adapter_dir: Path) -> str | None:
+    """Copy the best trial's run folder to `adapter_dir` (atomically: written as .tmp, then renamed).
+    Returns why it could not, or None."""
+    best = tune_dir / "best"
+    if not is_complete(best.resolve()):
+        return f"the best trial's adapter is missing under {best}"
+    if adapter_dir.exists():
+        return f"{adapter_dir} already exists; the best adapter stays in {best.resolve()}"
+    tmp = adapter_dir.with_name(adapter_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by a server stopped while copying
+    shutil.copytree(best.resolve(), tmp, ignore=shutil.ignore_patterns(*TRIAL_FILES_LEFT_OUT))
+    shutil.copy2(tune_dir / "tune.json", tmp / "tune.json")  # the adapter says which trial it was, and why
+    os.replace(tmp, adapter_dir)
+    return None
+
+
+def finish(job) -> tuple[str, str | None]:
+    """(status, error) for a tune whose process has ended: done once tune.json names a best trial
+    and its adapter is registered; cancelled if asked; failed otherwise (the runner adds the log's last line)."""
+    from .jobs import CANCELLED, DONE, FAILED
+
+    tune_dir = Path(job.run_dir)
+    path = tune_dir / "tune.json"
+    final = _read_json(path) if path.is_file() and path.stat().st_mtime >= (job.started or 0) - 1 else None
+    if final and final.get("best"):
+        adapter_dir = Path(job.config["adapter_dir"])
+        if is_complete(adapter_dir) and (adapter_dir / "tune.json").is_file():
+            return DONE, None  # registered before a restart
+        try:
+            return DONE, register_best(tune_dir, adapter_dir)
+        except OSError as e:  # disk full, say: the tune itself did finish, its best stays in tune_dir/best
+            return DONE, f"could not copy the best adapter to {adapter_dir}: {e}"
+    if job.cancel_requested:
+        return CANCELLED, None
+    return FAILED, None

@@ -1,0 +1,88 @@
+"""Tune from the train page in a real browser (Debian's Chromium, Playwright, Chinese UI): start a
+tune of two trials on the conftest tiny model, watch the trials table fill in while it runs and
+end with a ★ best, then chat with the best adapter. Screenshots: test-output/browser-tune.png
+(done) and browser-tune-running.png (one trial in).
+Skipped, like test_browser.py, without /usr/bin/chromium or the playwright package."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from server_fakes import serve_loopback
+
+CHROMIUM = "/usr/bin/chromium"
+OUT = Path(__file__).resolve().parents[1] / "test-output"
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright")),
+    reason="needs Debian's chromium (/usr/bin/chromium) and the playwright package",
+)
+
+
+@pytest.fixture
+def live_studio(tmp_path, tiny_model_dir, monkeypatch):
+    from lorastudio.server import create_app
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LORASTUDIO_HOME", str(home))
+    app = create_app(home=home, model=str(tiny_model_dir), device="cpu")
+    with serve_loopback(app) as url:
+        yield url, home
+
+
+def test_tune_from_the_train_page_in_chinese(live_studio, tiny_model_dir):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, home = live_studio
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-extensions"])
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/#train")
+        expect(page.locator("#tune-start")).to_have_text("自动调参")
+
+        # a tune needs probes: without them the server's refusal shows, in Chinese, and nothing starts
+        page.fill("#train-form [name=model]", str(tiny_model_dir))
+        page.select_option("#train-form [name=data]", "wukong_train.json")
+        page.select_option("#train-form [name=probes]", "")
+        page.click("#tune-start")
+        expect(page.locator("#train-error .error-box")).to_have_attribute("data-code", "no_probes")
+        expect(page.locator("#train-error")).to_contain_text("留出测试问题")
+
+        # the probes the wukong data comes with; two trials within a small budget
+        page.select_option("#train-form [name=probes]", "wukong_probes.jsonl")
+        page.fill("#train-form [name=name]", "wk-tune")
+        page.fill("#tune-budget", "3m")
+        page.fill("#tune-max", "2")
+        page.click("#tune-start")
+        rows = page.locator("#tune-trials tr[data-trial]")
+        expect(page.locator("#tune-trials tr[data-current='trial-1']")).to_be_visible(timeout=30_000)
+        expect(page.locator("#job-card")).to_have_attribute("data-status", "running")
+        expect(rows).to_have_count(1, timeout=60_000)  # the first trial's row, while the second still runs
+        assert page.locator("#job-card").get_attribute("data-status") == "running"
+        page.screenshot(path=str(OUT / "browser-tune-running.png"), full_page=True)
+        expect(page.locator("#job-card")).to_have_attribute("data-status", "done", timeout=90_000)
+        expect(rows).to_have_count(2)
+        expect(page.locator("#tune-trials tr.best")).to_have_count(1)
+        expect(page.locator("#tune-trials tr.best td.star")).to_have_text("★")
+        expect(page.locator("#tune-trials thead")).to_contain_text("语气")
+        expect(rows.nth(1)).to_contain_text("仅注意力层")  # trial 2 trains the attention projections only
+        expect(page.locator("#tune-done")).to_contain_text("wk-tune")
+        assert page.locator("#job-card .charts").is_hidden()
+        page.locator("#tune-box").scroll_into_view_if_needed()
+        page.screenshot(path=str(OUT / "browser-tune.png"), full_page=True)
+
+        # the best adapter is in the registry: chat with it
+        page.click("#tune-chat")
+        expect(page.locator("#page-chat")).to_be_visible()
+        expect(page.locator("#ch-adapter")).to_have_value("wk-tune", timeout=20_000)
+        assert (home / "runs" / "wk-tune" / "adapter" / "adapter_model.safetensors").is_file()
+        assert not errors, errors
+        browser.close()
