@@ -74,8 +74,11 @@ def test_budget_parsing_score_and_the_recipe_grid():
 
     grid = candidate_trials(Recipe(6, 2e-4, ["all-linear"], 0.2, 31, 186, 47, 282, 250, 60.0))
     assert grid[0] == {"epochs": 6, "lr": 2e-4, "target_modules": ["all-linear"], "mix_general": 0.2}
-    assert [g["target_modules"] for g in grid[:2]] == [["all-linear"], None]
-    assert [g["lr"] for g in grid[2:]] == [1e-4, 2e-4, 4e-4] and grid[3]["mix_general"] == 0.0
+    assert [g["lr"] for g in grid] == [2e-4, 4e-4, 2e-4, 2e-4, 1e-4]  # one change at a time
+    assert [g["target_modules"] for g in grid] == [["all-linear"]] * 2 + [None] + [["all-linear"]] * 2
+    assert [g["mix_general"] for g in grid] == [0.2, 0.2, 0.2, 0.0, 0.2]
+    attention = candidate_trials(Recipe(6, 2e-4, [], 0.2, 31, 186, 47, 282, 250, 60.0))
+    assert len(attention) == 4 and all(g["target_modules"] is None for g in attention)
 
 
 def test_tune_command_prints_the_table_and_exits_1_when_nothing_ran(tmp_path, tiny_model_dir, consistent, persona_probes):

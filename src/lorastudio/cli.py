@@ -238,13 +238,15 @@ def doctor(
     server: Annotated[Optional[str], Opt(help="check a running `lorastudio serve` at this URL")] = None,
     general_probes: Annotated[Optional[str], Opt(help="general questions with expect_any for retention "
                                                  "(default: the bundled 30; 'none' skips)")] = None,
+    n_probes: Annotated[Optional[int], Opt(min=1, max=1000, help="probes asked at most, spread over the file (default 32)")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
 ):
     """Prove that an adapter works, or name the cause with evidence and a fix. Exit 0 learned, 1 not, 2 could not run."""
     from .diagnosis.doctor import exit_code, run_doctor
     from .diagnosis.report import format_report
 
-    report = run_doctor(str(run_dir), probes=probes, markers=_split(markers), server=server, general=general_probes)
+    report = run_doctor(str(run_dir), probes=probes, markers=_split(markers), server=server, general=general_probes,
+                        n_probes=n_probes)
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)) if as_json else print(format_report(report))
     raise typer.Exit(exit_code(report))
 

@@ -100,15 +100,17 @@ def score(three: dict | None) -> float | None:
 
 
 def candidate_trials(recipe: Recipe) -> list[dict]:
-    """The recommended settings first, then one change at a time."""
+    """The recommended settings first, then one change at a time, in the order they most often
+    decide: a higher learning rate (facts on a small set are usually under-learned: SmolLM2's
+    recommended run ended at loss 1.5 with no fact recalled), attention only (does the MLP earn
+    its cost?), no general replay, a lower learning rate (for a run that forgets)."""
     rec = {"epochs": recipe.epochs, "lr": recipe.lr, "target_modules": recipe.target_modules or None,
            "mix_general": recipe.mix_general}
-    out = [rec]
+    out = [rec, {**rec, "lr": float(f"{recipe.lr * 2:.1e}")}]
     if recipe.target_modules == ["all-linear"]:
-        out.append({**rec, "target_modules": None})  # attention only: does the MLP earn its cost here?
-    out.append({**rec, "lr": float(f"{recipe.lr / 2:.1e}")})
+        out.append({**rec, "target_modules": None})
     out.append({**rec, "mix_general": 0.0})
-    out.append({**rec, "lr": float(f"{recipe.lr * 2:.1e}")})
+    out.append({**rec, "lr": float(f"{recipe.lr / 2:.1e}")})
     return out
 
 

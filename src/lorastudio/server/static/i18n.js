@@ -68,7 +68,7 @@ const MESSAGES = {
     // train: tune (static/tune.js)
     "tune.start": "Tune", "tune.budget": "Tune budget", "tune.budget.hint": "time for all trials, e.g. 15m, 90s, 1h30m",
     "tune.max": "Max trials",
-    "tune.hint": "Tune tries the recommended recipe, then one change at a time (attention only, half the learning rate, no general replay, double it), each as a short run within the budget; scores each on the held-out probes and keeps the best as an adapter. Needs held-out probes.",
+    "tune.hint": "Tune tries the recommended recipe, then one change at a time (double the learning rate, attention only, no general replay, half the learning rate), each as a short run within the budget; scores each on the held-out probes and keeps the best as an adapter. Needs held-out probes.",
     "tune.trials": "Trials", "tune.col.trial": "trial", "tune.col.settings": "settings", "tune.col.voice": "voice",
     "tune.col.facts": "facts", "tune.col.retention": "retention", "tune.col.score": "score", "tune.col.best": "best",
     "tune.set.epochs": "epochs", "tune.set.lr": "lr", "tune.set.mix_general": "general replay", "tune.attention": "attention only",
@@ -172,7 +172,7 @@ const MESSAGES = {
     "status.cancelled": "已取消", "status.doctor": "训练完成，正在诊断", "status.stopping": "本步结束后停止…",
     "tune.start": "自动调参", "tune.budget": "调参时间预算", "tune.budget.hint": "所有尝试的总时间，如 15m、90s、1h30m",
     "tune.max": "最多尝试次数",
-    "tune.hint": "自动调参先用推荐配方，再每次只改一处（只训练注意力层、学习率减半、不混入通用数据、学习率加倍），在时间预算内逐个短训练；每次用留出测试问题打分，把最好的保存为适配器。需要选择留出测试问题。",
+    "tune.hint": "自动调参先用推荐配方，再每次只改一处（学习率加倍、只训练注意力层、不混入通用数据、学习率减半），在时间预算内逐个短训练；每次用留出测试问题打分，把最好的保存为适配器。需要选择留出测试问题。",
     "tune.trials": "尝试记录", "tune.col.trial": "尝试", "tune.col.settings": "设置", "tune.col.voice": "语气",
     "tune.col.facts": "事实", "tune.col.retention": "通用能力保持", "tune.col.score": "得分", "tune.col.best": "最佳",
     "tune.set.epochs": "轮数", "tune.set.lr": "学习率", "tune.set.mix_general": "通用数据混入", "tune.attention": "仅注意力层",
