@@ -73,7 +73,7 @@ def test_tune_from_the_train_page_in_chinese(live_studio, tiny_model_dir):
         expect(page.locator("#tune-trials tr.best")).to_have_count(1)
         expect(page.locator("#tune-trials tr.best td.star")).to_have_text("★")
         expect(page.locator("#tune-trials thead")).to_contain_text("语气")
-        expect(rows.nth(1)).to_contain_text("仅注意力层")  # trial 2 trains the attention projections only
+        expect(rows.nth(1)).to_contain_text("学习率 0.0004")  # trial 2 doubles the recommended learning rate
         expect(page.locator("#tune-done")).to_contain_text("wk-tune")
         assert page.locator("#job-card .charts").is_hidden()
         page.locator("#tune-box").scroll_into_view_if_needed()

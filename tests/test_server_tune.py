@@ -78,7 +78,7 @@ def test_a_tune_job_fills_its_table_outlives_its_server_and_registers_the_best(h
         on_disk = json.loads((home / "tunes" / "wk-tuned" / "tune.json").read_text(encoding="utf-8"))
         assert [r["name"] for r in rows] == ["trial-1", "trial-2"] and all(r["status"] == "done" for r in rows)
         assert [r["settings"] for r in rows] == [t["settings"] for t in on_disk["trials"]]
-        assert rows[0]["settings"] == first and rows[1]["settings"] == {**first, "target_modules": None}
+        assert rows[0]["settings"] == first and rows[1]["settings"] == {**first, "lr": first["lr"] * 2}
         assert [(r["voice"], r["facts"], r["retention"], r["score"]) for r in rows] == \
             [(t["voice"], t["knowledge"], t["retention"], t["score"]) for t in on_disk["trials"]]
         assert [r["name"] for r in rows if r["best"]] == [on_disk["best"]] == [final["tune"]["best"]]
