@@ -2,53 +2,21 @@
 
 Upload the example data, start a tiny training (the conftest tiny model, 1 epoch), watch the
 curve reach "done", scan, activate the adapter, chat side by side, and save screenshots under
-test-output/. Skipped only when /usr/bin/chromium or the playwright package is missing
-(.ci/run installs both: `apt-get install -y chromium` and `pip install playwright`).
+test-output/. Skipped only without Chromium or Playwright (see browser_kit.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
+from browser_kit import EXAMPLES, OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 
-import pytest
-from server_fakes import serve_loopback
-
-CHROMIUM = "/usr/bin/chromium"
-OUT = Path(__file__).resolve().parents[1] / "test-output"
-EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "lorastudio" / "examples"
-
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright")),
-    reason="needs Debian's chromium (/usr/bin/chromium) and the playwright package",
-)
-
-
-@pytest.fixture
-def live_studio(tmp_path, tiny_model_dir, monkeypatch):
-    from lorastudio.server import create_app
-
-    home = tmp_path / "home"
-    monkeypatch.setenv("LORASTUDIO_HOME", str(home))
-    app = create_app(home=home, model=str(tiny_model_dir), device="cpu")
-    with serve_loopback(app) as url:
-        yield url, app
+pytestmark = needs_chromium
 
 
 def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    url, app = live_studio
-    OUT.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-            "--no-first-run", "--disable-extensions"])
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/")
+    url, home = live_studio
+    with chinese_page(url + "/") as (page, errors):
         expect(page.locator("nav a[data-page=datasets]")).to_have_text("数据集")
 
         # Datasets: upload the bundled example, see its preview and statistics
@@ -96,5 +64,4 @@ def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
         expect(page.locator(".msg.assistant[data-done='1']")).to_have_count(2, timeout=20_000)
         page.screenshot(path=str(OUT / "browser-chat.png"), full_page=True)
         assert not errors, errors
-        browser.close()
     print(f"\nstart → first curve point: {first_point_ms} ms; screenshots in {OUT}")

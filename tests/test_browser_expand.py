@@ -11,24 +11,17 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import httpx
-from test_browser import CHROMIUM, OUT, live_studio, pytestmark  # noqa: F401  (the fixture and the skip)
+from browser_kit import OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 
+pytestmark = needs_chromium
 NAME = "悟空扩充"
 
 
 def test_expand_preview_discard_and_save_in_chinese(live_studio):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    url, app = live_studio
-    OUT.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-            "--no-first-run", "--disable-extensions"])
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/")
+    url, home = live_studio
+    with chinese_page(url + "/") as (page, errors):
 
         # Open the seed set and its expand form: Chinese labels, the persona markers filled in
         page.click("#ds-examples li[data-name='wukong_seed.json']")
@@ -81,7 +74,6 @@ def test_expand_preview_discard_and_save_in_chinese(live_studio):
         expect(page.locator("#train-form [name=data]")).to_have_value(f"{NAME}.json")
         card.screenshot(path=str(OUT / "browser-expand.png"))
         assert not errors, errors
-        browser.close()
 
     saved = httpx.get(f"{url}/api/datasets/{quote(NAME)}.json/records", params={"limit": 500}).json()
     assert saved["total"] == kept

@@ -6,46 +6,16 @@ Skipped, like test_browser.py, without /usr/bin/chromium or the playwright packa
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
+from browser_kit import OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 
-import pytest
-from server_fakes import serve_loopback
-
-CHROMIUM = "/usr/bin/chromium"
-OUT = Path(__file__).resolve().parents[1] / "test-output"
-
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright")),
-    reason="needs Debian's chromium (/usr/bin/chromium) and the playwright package",
-)
-
-
-@pytest.fixture
-def live_studio(tmp_path, tiny_model_dir, monkeypatch):
-    from lorastudio.server import create_app
-
-    home = tmp_path / "home"
-    monkeypatch.setenv("LORASTUDIO_HOME", str(home))
-    app = create_app(home=home, model=str(tiny_model_dir), device="cpu")
-    with serve_loopback(app) as url:
-        yield url, home
+pytestmark = needs_chromium
 
 
 def test_tune_from_the_train_page_in_chinese(live_studio, tiny_model_dir):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, home = live_studio
-    OUT.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-            "--no-first-run", "--disable-extensions"])
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/#train")
+    with chinese_page(url + "/#train") as (page, errors):
         expect(page.locator("#tune-start")).to_have_text("自动调参")
 
         # a tune needs probes: without them the server's refusal shows, in Chinese, and nothing starts
@@ -85,4 +55,3 @@ def test_tune_from_the_train_page_in_chinese(live_studio, tiny_model_dir):
         expect(page.locator("#ch-adapter")).to_have_value("wk-tune", timeout=20_000)
         assert (home / "runs" / "wk-tune" / "adapter" / "adapter_model.safetensors").is_file()
         assert not errors, errors
-        browser.close()
