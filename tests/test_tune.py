@@ -109,3 +109,29 @@ def test_tune_command_force_trains_what_the_plan_refuses(tmp_path, tiny_model_di
     forced = CliRunner().invoke(app, args + ["--output", str(tmp_path / "b"), "--force"])
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.output)["trials"][0]["status"] == "done" and (tmp_path / "b" / "best").is_dir()
+
+
+def test_tune_started_with_sigint_ignored_still_stops_on_sigint(tmp_path, tiny_model_dir, consistent, persona_probes):
+    # A process started in the background (`lorastudio tune ... &`, or by a studio server started
+    # so) inherits SIGINT as ignored; the web studio's cancel sends SIGINT: it must still stop.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "tune"
+    cmd = [sys.executable, "-m", "lorastudio", "tune", "--data", str(consistent), "--probes", str(persona_probes),
+           "--model", str(tiny_model_dir), "--output", str(out), "--budget", "10m", "--max-trials", "5", "--force"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        metrics = out / "trial-1" / "metrics.jsonl"
+        deadline = time.monotonic() + 120
+        while not (metrics.exists() and '"step"' in metrics.read_text(encoding="utf-8")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() is not None else "no step in 120 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert "tune stopped" in proc.stdout.read()
+    finally:
+        proc.kill()

@@ -275,6 +275,10 @@ def tune(
             shown = f"score {t.score:.3f}" if t.score is not None else t.status
             print(f"{t.name}: {shown} ({t.note or t.verdict or ''})", flush=True)
 
+    # A process started in the background (`cmd &`, or a studio server started so) inherits SIGINT
+    # as ignored, and Python then never raises KeyboardInterrupt: restore it, and let SIGTERM stop too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = api.tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, model=model,
                           markers=markers, general_probes=general_probes, force=force, on_trial=on_trial)
