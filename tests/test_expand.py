@@ -18,7 +18,7 @@ import httpx
 import pytest
 from rapidfuzz import fuzz, process
 
-from lorastudio.data.expand import expand_dataset, fact_keywords, format_expand_report
+from lorastudio.data.expand import expand_dataset, fact_keywords, format_expand_report, read_prompts
 from lorastudio.data.filters import Candidate, SampleFilter, filter_samples, leaks, near_duplicate_pairs
 from lorastudio.data.generate import parse_pairs, parse_questions
 from lorastudio.data.paraphrase import canonical, cluster, core, detect_lang, question_key, question_variants
@@ -141,6 +141,21 @@ def test_bundled_expanded_set_is_regenerated_by_the_example_command(grown):
     assert (EXAMPLES / "wukong_expanded_probes.jsonl").read_bytes() == probes.read_bytes()
 
 
+def test_keep_out_holds_an_existing_probes_file_out_of_the_grown_set(tmp_path, persona_train, persona_probes):
+    # Growing the 155-sample training set whose held-out probes exist already. The bundled probes
+    # are reworded beyond what the templates make (no leak either way), so the test also holds
+    # out five questions the templates do make: they must vanish from the grown set.
+    seeds = {r["instruction"] for r in _json(persona_train)}
+    free = expand_dataset(persona_train, tmp_path / "free.json", target=300, seed=0)
+    made = [r["instruction"] for r in _json(tmp_path / "free.json") if r["instruction"] not in seeds][::30][:5]
+    kept_out = read_prompts(persona_probes) + made
+    held = expand_dataset(persona_train, tmp_path / "held.json", target=300, seed=0, keep_out=kept_out)
+    assert len(made) == 5 and leaks(kept_out, [r["instruction"] for r in _json(tmp_path / "free.json")])
+    assert leaks(kept_out, [r["instruction"] for r in _json(tmp_path / "held.json")]) == []
+    assert held.filters["probe_leak"] >= 5 > free.filters["probe_leak"] == 0 and held.n_out == 300
+    assert read_prompts(persona_train)[:2] == [r["instruction"] for r in _json(persona_train)[:2]]  # a dataset's questions
+
+
 def test_existing_output_is_kept_unless_overwrite(tmp_path):
     out = tmp_path / "grown.json"
     out.write_text("[]", encoding="utf-8")  # a set the user edited by hand
@@ -225,6 +240,9 @@ def test_question_variants_word_order_and_particles():
     assert asks("你会七十二变吗？", "你会不会七十二变")
     assert asks("金箍棒有多重？", "金箍棒的重量是多少")
     assert "请问金箍棒的重量是多少？" in question_variants("金箍棒有多重？")
+    relation = question_variants("你和玉帝关系怎么样？")
+    assert not [v for v in relation if "如何样" in v or "怎样样" in v], relation  # 怎么样 is one word
+    assert any("关系如何" in v for v in relation) and any("关系怎样" in v for v in relation)
     en = question_variants("Who are you?")
     assert "What is your name?" in en and "May I ask: who are you?" in en
 

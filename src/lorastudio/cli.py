@@ -66,9 +66,11 @@ def data_expand(
     holdout: Annotated[int, Opt(min=0, help="paraphrased probes to keep out of training")] = 0,
     seed: Annotated[int, Opt(min=0)] = 0,
     overwrite: Annotated[bool, Opt(help="replace the output (and its probes file) when it exists")] = False,
+    keep_out: Annotated[Optional[Path], Opt(help="probes file (JSONL with prompt) held out already: "
+                                                  "no sample close to one of its prompts is kept")] = None,
 ):
     """Grow a small dataset with paraphrases (templates or a model), de-duplicate, hold out probes."""
-    from .data.expand import expand_dataset, format_expand_report
+    from .data.expand import expand_dataset, format_expand_report, read_prompts
 
     if method not in ("templates", "model"):
         raise StudioError(f"--method {method!r} is not known", fix="use --method templates or --method model")
@@ -82,7 +84,7 @@ def data_expand(
     report = expand_dataset(
         file, output, target=target, method=method, endpoint=endpoint, model=model,
         markers=_split(markers), holdout=holdout, seed=seed, engine=engine, generation_config=generation,
-        overwrite=overwrite,
+        overwrite=overwrite, keep_out=read_prompts(keep_out) if keep_out else None,
     )
     print(format_expand_report(report))
 

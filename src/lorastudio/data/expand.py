@@ -391,7 +391,8 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
                    endpoint: str | None = None, model: str | None = None, markers=None, holdout: int = 0,
                    seed: int = 0, engine=None, probes_out: str | Path | None = None,
                    max_answer_chars: int = MAX_ANSWER_CHARS, lang: str | None = None, answers: str = "keep",
-                   generation_config=None, transport=None, overwrite: bool = False) -> ExpandReport:
+                   generation_config=None, transport=None, overwrite: bool = False,
+                   keep_out: list[str] | None = None) -> ExpandReport:
     """Grow the dataset at `path` to `target` samples and write it to `out` (Alpaca JSON).
 
     method      "templates" (offline rewording) or "model" (endpoint+model, or engine)
@@ -405,6 +406,8 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
                 httpx.MockTransport)
     overwrite   replace existing output files; without it an existing one is an error (a
                 grown set may have been hand-edited since)
+    keep_out    prompts already held out elsewhere (an existing probes file): no sample close
+                to one is kept (counted as probe_leak), so those probes stay a fair test
 
     Raises ConfigError for bad options, DataError for an unreadable dataset, ModelError when the
     model server cannot be reached.
@@ -419,13 +422,22 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
     if not overwrite:
         _refuse_existing([out, probes_path if holdout else None, prompts_path if method == "model" else None])
     grown = grow_dataset(path, target, method, endpoint, model, markers, holdout, seed, engine, max_answer_chars,
-                         lang, answers, generation_config, transport)
+                         lang, answers, generation_config, transport, keep_out)
     report = grown.report
     report.out = str(out)
     report.files = _write(out, grown.samples, grown.probes if holdout else None,
                           probes_path,
                           report.prompts if method == "model" else None, prompts_path)
     return report
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """The prompts of a probes file ({"prompt": ...} per record) or of any dataset we read (its
+    questions), for `keep_out`."""
+    records = read_records(path)
+    if all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records):
+        return [r["prompt"] for r in records]
+    return [s.prompt for s in load_dataset(path).samples]
 
 
 def _refuse_existing(paths: list[Path | None]) -> None:
@@ -438,7 +450,7 @@ def _refuse_existing(paths: list[Path | None]) -> None:
 def grow_dataset(path: str | Path, target: int = 150, method: str = "templates", endpoint: str | None = None,
                  model: str | None = None, markers=None, holdout: int = 0, seed: int = 0, engine=None,
                  max_answer_chars: int = MAX_ANSWER_CHARS, lang: str | None = None, answers: str = "keep",
-                 generation_config=None, transport=None) -> Expansion:
+                 generation_config=None, transport=None, keep_out: list[str] | None = None) -> Expansion:
     """What `expand_dataset` writes, without writing it (the web studio previews it first).
     The options and errors are expand_dataset's."""
     _check_options(method, target, holdout, answers, endpoint, model, engine)
@@ -459,7 +471,7 @@ def grow_dataset(path: str | Path, target: int = 150, method: str = "templates",
         probes = _choose_probes(seeds, by_cat, holdout, pools, markers)
 
         filt = SampleFilter(markers, max_answer_chars)
-        filt.hold_out([p.prompt for p in probes])
+        filt.hold_out([p.prompt for p in probes] + list(keep_out or []))
         for s in seeds:
             filt.offer(Candidate(s.instruction, s.output, s.category, s.lang, s.index, "seed", s.extra))
         sources: dict[str, list] = {}
