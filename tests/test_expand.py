@@ -156,6 +156,17 @@ def test_keep_out_holds_an_existing_probes_file_out_of_the_grown_set(tmp_path, p
     assert read_prompts(persona_train)[:2] == [r["instruction"] for r in _json(persona_train)[:2]]  # a dataset's questions
 
 
+def test_python_api_expand_is_the_cli_command(tmp_path, persona_probes):
+    import lorastudio
+
+    report = lorastudio.expand(SEED, tmp_path / "api.json", keep_out=str(persona_probes), **EXAMPLE_ARGS)
+    assert report.n_out == 150 and (tmp_path / "api_probes.jsonl").exists()
+    kept = [r["instruction"] for r in _json(tmp_path / "api.json")]
+    assert leaks(read_prompts(persona_probes), kept) == []
+    with pytest.raises(ConfigError, match="--method 'magic'"):
+        lorastudio.expand(SEED, tmp_path / "x.json", method="magic")
+
+
 def test_existing_output_is_kept_unless_overwrite(tmp_path):
     out = tmp_path / "grown.json"
     out.write_text("[]", encoding="utf-8")  # a set the user edited by hand

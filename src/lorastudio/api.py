@@ -5,6 +5,7 @@
     result = ls.train(model="smollm2-135m", data="data.json", output="runs/a", epochs=5)
     report = ls.doctor("runs/a")
     best = ls.tune(data="data.json", probes="probes.jsonl", output="runs/tune", budget="15m", max_trials=3)
+    report = ls.expand("seed.json", "grown.json", target=150, holdout=20, markers=["俺老孙", "嘿嘿"])
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from .config import TrainConfig, make_config, read_config_file
 from .diagnosis.thresholds import Thresholds
+from .errors import ConfigError
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
 from .training.setup import RunSetup, plan_run
@@ -62,6 +64,29 @@ def doctor(run_dir: str | Path, **kwargs):
     from .diagnosis.doctor import run_doctor
 
     return run_doctor(str(run_dir), **kwargs)
+
+
+def expand(data: str | Path, output: str | Path, target: int = 150, method: str = "templates",
+           model: str | None = None, endpoint: str | None = None, keep_out=None, seed: int = 0, **kwargs):
+    """Grow a small dataset to `target` samples (templates offline, or a model: an OpenAI-compatible
+    `endpoint`, else the local `model` loaded through our engine), filtered, with `holdout` probes;
+    `keep_out` is a probes file (or a list of prompts) already held out. Returns the ExpandReport.
+    Other options (markers, holdout, lang, answers, overwrite): see data/expand.py."""
+    from .data.expand import METHODS, expand_dataset, read_prompts
+
+    if method not in METHODS:  # before a model is loaded for nothing
+        raise ConfigError(f"--method {method!r} is not known", fix="use --method templates or --method model",
+                          option="--method")
+    if method == "model" and not endpoint and kwargs.get("engine") is None:
+        from .serving.engine import ChatEngine, GenerationConfig
+
+        kwargs["engine"] = ChatEngine.load(model)
+        # JSON-lines replies are long, and a little sampling gives varied pairs.
+        kwargs.setdefault("generation_config", GenerationConfig(max_new_tokens=1024, temperature=0.7, seed=seed))
+    if isinstance(keep_out, (str, Path)):
+        keep_out = read_prompts(keep_out)
+    return expand_dataset(data, output, target=target, method=method, endpoint=endpoint, model=model,
+                          seed=seed, keep_out=keep_out, **kwargs)
 
 
 def tune(data: str, probes: str, output: str, budget: str | float = "15m", max_trials: int = 3, **kwargs):

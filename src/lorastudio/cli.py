@@ -70,22 +70,11 @@ def data_expand(
                                                   "no sample close to one of its prompts is kept")] = None,
 ):
     """Grow a small dataset with paraphrases (templates or a model), de-duplicate, hold out probes."""
-    from .data.expand import expand_dataset, format_expand_report, read_prompts
+    from . import api
+    from .data.expand import format_expand_report
 
-    if method not in ("templates", "model"):
-        raise StudioError(f"--method {method!r} is not known", fix="use --method templates or --method model")
-    engine = generation = None
-    if method == "model" and not endpoint:
-        from .serving.engine import ChatEngine, GenerationConfig
-
-        engine = ChatEngine.load(model)
-        # JSON-lines replies are long, and a little sampling gives varied pairs.
-        generation = GenerationConfig(max_new_tokens=1024, temperature=0.7, seed=seed)
-    report = expand_dataset(
-        file, output, target=target, method=method, endpoint=endpoint, model=model,
-        markers=_split(markers), holdout=holdout, seed=seed, engine=engine, generation_config=generation,
-        overwrite=overwrite, keep_out=read_prompts(keep_out) if keep_out else None,
-    )
+    report = api.expand(file, output, target=target, method=method, model=model, endpoint=endpoint,
+                        markers=_split(markers), holdout=holdout, seed=seed, overwrite=overwrite, keep_out=keep_out)
     print(format_expand_report(report))
 
 
