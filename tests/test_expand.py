@@ -167,6 +167,21 @@ def test_python_api_expand_is_the_cli_command(tmp_path, persona_probes):
         lorastudio.expand(SEED, tmp_path / "x.json", method="magic")
 
 
+def test_python_api_expand_checks_before_loading_a_model(tmp_path, monkeypatch):
+    import lorastudio
+    from lorastudio.serving.engine import ChatEngine
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(ChatEngine, "load", no_load)
+    (tmp_path / "taken.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(ConfigError, match="taken.json already exists"):
+        lorastudio.expand(SEED, tmp_path / "taken.json", method="model", model="smollm2-135m")
+    with pytest.raises(ConfigError, match="--target 0"):
+        lorastudio.expand(SEED, tmp_path / "new.json", method="model", target=0)
+
+
 def test_existing_output_is_kept_unless_overwrite(tmp_path):
     out = tmp_path / "grown.json"
     out.write_text("[]", encoding="utf-8")  # a set the user edited by hand

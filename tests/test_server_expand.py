@@ -218,6 +218,19 @@ def test_bad_options_in_chinese(studio):
     assert "兼容 OpenAI" in err["message"] and "终端" in err["fix"]
 
 
+def test_keep_out_keeps_the_grown_set_away_from_a_probes_file(studio, preview):
+    # Hold out, as if already a probes file, questions the templates make: they must not come back.
+    client, home = studio
+    made = [c["prompt"] for c in preview["candidates"] if c["origin"] == "template"][::25][:4]
+    (home / "datasets").mkdir(parents=True, exist_ok=True)  # where a save puts NAME_probes.jsonl
+    (home / "datasets" / "mine_probes.jsonl").write_text(
+        "".join(json.dumps({"prompt": p}, ensure_ascii=False) + "\n" for p in made), encoding="utf-8")
+    held = client.post(PREVIEW, json={**CLI_ARGS, "keep_out": "mine_probes.jsonl"}).json()
+    assert len(made) == 4 and not {c["prompt"] for c in held["candidates"]} & set(made)
+    assert held["report"]["filters"]["probe_leak"] >= preview["report"]["filters"]["probe_leak"] + 4
+    assert_error(client.post(PREVIEW, json={**CLI_ARGS, "keep_out": "gone_probes.jsonl"}), 404, "not_found")
+
+
 def test_unknown_dataset_is_404(studio, preview):
     client, _ = studio
     for url, body in (("/api/datasets/no-such.json/expand", {}),

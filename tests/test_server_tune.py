@@ -109,7 +109,7 @@ def test_cancel_stops_a_running_tune_and_registers_nothing(home, tiny_model_dir)
         assert asked["cancel_requested"] and asked["status"] == "running"
         stopped = poll(c, job["id"], ended, timeout=30)[-1]
         assert stopped["status"] == "cancelled" and stopped["error"] is None and stopped["returncode"] == 130
-        assert "tune stopped; the trials that finished are in" in stopped["log_tail"]
+        assert "tune stopped; the trials that finished are scored in" in stopped["log_tail"]
         assert len(stopped["tune"]["trials"]) < 5 and stopped["tune"]["adapter"] is None
         assert not (home / "runs" / "stop-me").exists() and c.get("/api/adapters").json()["adapters"] == []
         with pytest.raises(ProcessLookupError):
@@ -223,9 +223,11 @@ def test_a_taken_adapter_name_keeps_the_tune_done_and_says_where_the_best_is(tun
     assert json.loads((runs / "t" / "manifest.json").read_text())["metrics"]["last_loss"] == 9.0  # not overwritten
 
 
-@pytest.mark.parametrize("best, cancel, status", [(None, False, FAILED), (None, True, CANCELLED), ("trial-2", True, DONE)],
-                         ids=["nothing-scored", "cancelled", "finished-as-cancel-came"])
-def test_how_an_ended_tune_process_is_judged(tune_job, best, cancel, status):
+@pytest.mark.parametrize("best, cancel, status, registered", [
+    (None, False, FAILED, False), (None, True, CANCELLED, False), ("trial-2", True, CANCELLED, True),
+    ("trial-2", False, DONE, True)], ids=["nothing-scored", "cancelled-before-a-trial-ended",
+                                          "cancelled-after-trials-ended-keeps-the-best", "finished"])
+def test_how_an_ended_tune_process_is_judged(tune_job, best, cancel, status, registered):
     store, job, tune_dir, runs = tune_job
     if best is not None:
         finish_tune(tune_dir, best)
@@ -234,7 +236,7 @@ def test_how_an_ended_tune_process_is_judged(tune_job, best, cancel, status):
     if cancel:
         store.update(job.id, cancel_requested=True)
     assert tune_jobs.finish(store.get(job.id))[0] == status
-    assert (runs / "t").is_dir() == (status == DONE)
+    assert (runs / "t").is_dir() == registered
 
 
 def test_an_old_tune_json_does_not_count(tune_job):

@@ -135,3 +135,33 @@ def test_tune_started_with_sigint_ignored_still_stops_on_sigint(tmp_path, tiny_m
         assert "tune stopped" in proc.stdout.read()
     finally:
         proc.kill()
+
+
+def test_a_stopped_tune_keeps_the_trials_that_finished(tmp_path, tiny_model_dir, consistent, persona_probes, monkeypatch):
+    # Ctrl-C (or the studio's cancel) after the first trial: tune.json and best still name it;
+    # a trial whose training crashes is recorded as failed and the next one runs.
+    from lorastudio import tuning
+
+    real_train, calls = tuning.train, []
+
+    def train_failing_once(config, force=False):
+        calls.append(config.output)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory (simulated)")
+        return real_train(config, force=force)
+
+    def stop_after_two(trial):
+        if trial.name == "trial-2":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning, "train", train_failing_once)
+    out = tmp_path / "tune"
+    with pytest.raises(KeyboardInterrupt):
+        lorastudio.tune(data=str(consistent), probes=str(persona_probes), output=str(out), budget="10m", max_trials=3,
+                        model=str(tiny_model_dir), markers=MARKERS, n_probes=4, force=True,
+                        trials=[{"lr": 4e-3}, {"lr": 2e-3}, {"lr": 1e-3}], on_trial=stop_after_two, **SHORT)
+    table = json.loads((out / "tune.json").read_text(encoding="utf-8"))
+    assert table["stopped"] and table["best"] == "trial-1" and len(calls) == 2
+    assert [t["status"] for t in table["trials"]] == ["done", "failed"]
+    assert "out of memory" in table["trials"][1]["note"]
+    assert (out / "best").resolve() == (out / "trial-1").resolve()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from .config import TrainConfig, make_config, read_config_file
 from .diagnosis.thresholds import Thresholds
-from .errors import ConfigError
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
 from .training.setup import RunSetup, plan_run
@@ -72,12 +71,12 @@ def expand(data: str | Path, output: str | Path, target: int = 150, method: str 
     `endpoint`, else the local `model` loaded through our engine), filtered, with `holdout` probes;
     `keep_out` is a probes file (or a list of prompts) already held out. Returns the ExpandReport.
     Other options (markers, holdout, lang, answers, overwrite): see data/expand.py."""
-    from .data.expand import METHODS, expand_dataset, read_prompts
+    from .data.expand import check_request, expand_dataset, read_prompts
 
-    if method not in METHODS:  # before a model is loaded for nothing
-        raise ConfigError(f"--method {method!r} is not known", fix="use --method templates or --method model",
-                          option="--method")
-    if method == "model" and not endpoint and kwargs.get("engine") is None:
+    local = method == "model" and not endpoint and kwargs.get("engine") is None
+    check_request(data, output, method, target, kwargs.get("holdout", 0), kwargs.get("answers", "keep"), endpoint, model,
+                  kwargs.get("engine") or local, kwargs.get("overwrite", False), kwargs.get("probes_out"))
+    if local:  # checked first: loading the model takes minutes
         from .serving.engine import ChatEngine, GenerationConfig
 
         kwargs["engine"] = ChatEngine.load(model)

@@ -268,14 +268,18 @@ def tune(
 
     # A process started in the background (`cmd &`, or a studio server started so) inherits SIGINT
     # as ignored, and Python then never raises KeyboardInterrupt: restore it, and let SIGTERM stop too.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler), signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = api.tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, model=model,
                           markers=markers, general_probes=general_probes, force=force, on_trial=on_trial)
     except KeyboardInterrupt:  # Ctrl-C, or the web studio's cancel (SIGINT): the trial under way is dropped
-        print(f"tune stopped; the trials that finished are in {Path(output) / 'trials.jsonl'}", flush=True)
+        print(f"tune stopped; the trials that finished are scored in {Path(output) / 'tune.json'} "
+              f"(the best one linked as {Path(output) / 'best'})", flush=True)
         raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
     _dump(result.to_dict()) if as_json else print(format_table(result))
     if result.best is None:
         raise typer.Exit(1)

@@ -1,8 +1,9 @@
 """`lorastudio tune`: try a few recipes as short runs within a time budget, keep the best adapter.
 
     trials     from the recipe (recipes.py): the recommended settings, then one change at a time
-               (attention only instead of all-linear, half and double the learning rate, no
-               general replay), or the caller's own list of overrides
+               (double the learning rate, attention only instead of all-linear, no general
+               replay, half the learning rate), or the caller's own list of overrides; a trial
+               that fails (out of memory, say) is recorded and the next one runs
     budget     each trial's time is estimated before it starts: the plan's estimate, scaled by
                how far the trials already run were from theirs (measured / estimated), plus the
                last trial's doctor time; a trial that would end past the budget is skipped
@@ -15,7 +16,9 @@
                are rescaled to sum to 1; a trial with none of them scores None and never wins.
     output     DIR/trial-N (one run folder each), DIR/tune.json (the table), DIR/best → the
                best trial's run folder (a relative symlink), DIR/trials.jsonl (one line per trial as
-               it finishes, for whoever watches a tune run: the web studio's tune job)
+               it finishes, for whoever watches a tune run: the web studio's tune job). A tune
+               stopped part way (Ctrl-C, the studio's cancel) still writes tune.json and best for
+               the trials that finished, with "stopped": true
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ class TuneResult:
     trials: list[Trial] = field(default_factory=list)
     best: str | None = None  # the winning trial's name
     recommended: dict | None = None
+    stopped: bool = False  # interrupted (Ctrl-C, cancel, a crash): the trials that finished are still scored
 
     def to_dict(self) -> dict:
         return {"output": self.output, "budget_seconds": self.budget_seconds, "weights": WEIGHTS, "best": self.best,
-                "recommended": self.recommended, "trials": [asdict(t) for t in self.trials]}
+                "stopped": self.stopped, "recommended": self.recommended, "trials": [asdict(t) for t in self.trials]}
 
 
 def parse_budget(budget: str | float | int) -> float:
@@ -152,48 +156,85 @@ def tune(
     recipe = setup.extra["recommended"]
     grid = trials if trials is not None else candidate_trials(recipe)
     result = TuneResult(str(out), budget_s, recommended=recipe.to_dict())
-    started, ratio, doctor_s, cache = time.monotonic(), None, 0.0, {}
-    for i, settings in enumerate(grid[:max_trials], 1):
-        trial = Trial(f"trial-{i}", {k: v for k, v in settings.items()})
-        result.trials.append(trial)
-        config = build_config(**{**base, **settings, "output": str(out / trial.name)})
-        estimate = plan(config).plan.estimated_seconds or 0.0
-        expected = estimate * (ratio or 1.0) + doctor_s
-        trial.estimated_seconds = round(expected, 1)
-        left = budget_s - (time.monotonic() - started)
-        if expected > left:
-            trial.status, trial.note = "skipped", f"needs ~{expected:.0f} s, {max(left, 0):.0f} s of the budget left"
+    clock = _Budget(time.monotonic(), budget_s)
+    doctor_options = dict(probes=probes, general=general_probes, n_probes=n_probes, markers=_marker_list(markers),
+                          general_cache={})  # the base's general answers, asked once for all trials
+    try:
+        for i, settings in enumerate(grid[:max_trials], 1):
+            trial = Trial(f"trial-{i}", {k: v for k, v in settings.items()})
+            result.trials.append(trial)
+            config = build_config(**{**base, **settings, "output": str(out / trial.name)})
+            _run_trial(trial, config, clock, force, doctor_options)
             _report(on_trial, trial, out)
-            continue
-        t0 = time.monotonic()
-        try:
-            run = train(config, force=force)
-        except PlanRefused as e:
-            trial.status, trial.note = "refused", "; ".join(f"{f.code}: {f.title}" for f in e.findings if f.severity == "error")
-            _report(on_trial, trial, out)
-            continue
-        trained_s = time.monotonic() - t0
-        if estimate > 0:
-            ratio = trained_s / estimate if ratio is None else (ratio + trained_s / estimate) / 2
-        t1 = time.monotonic()
-        report = run_doctor(run.run_dir, probes=probes, general=general_probes, general_cache=cache, n_probes=n_probes,
-                            markers=[m.strip() for m in markers.split(",")] if isinstance(markers, str) else markers)
-        doctor_s = time.monotonic() - t1
-        three = report.effect.get("three") or {}
-        trial.status, trial.verdict, trial.steps, trial.run_dir = "done", report.verdict, run.steps, str(run.run_dir)
-        trial.voice = (three.get("voice") or {}).get("adapter")
-        trial.knowledge = (three.get("knowledge") or {}).get("adapter")
-        trial.retention = (three.get("retention") or {}).get("retention")
-        trial.score = score(three)
-        trial.seconds = round(time.monotonic() - t0, 1)
-        _report(on_trial, trial, out)
+    except BaseException:  # Ctrl-C, the studio's cancel, a crash: the trials that finished are kept
+        result.stopped = True
+        for t in result.trials:
+            if t.status == "pending":
+                t.status = "stopped"
+        _finish(result, out)
+        raise
+    _finish(result, out)
+    return result
+
+
+@dataclass
+class _Budget:
+    """The budget, and how long runs really take against the plan's estimate (this machine, this load)."""
+
+    started: float
+    seconds: float
+    ratio: float | None = None  # measured / estimated training time, averaged over the trials so far
+    doctor_s: float = 0.0  # the last doctor's time
+
+    def left(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+
+def _marker_list(markers) -> list[str] | None:
+    return [m.strip() for m in markers.split(",")] if isinstance(markers, str) else markers
+
+
+def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options: dict) -> None:
+    """Train and score one trial, or say why not (skipped, refused, failed), into `trial`."""
+    estimate = plan(config).plan.estimated_seconds or 0.0
+    expected = estimate * (clock.ratio or 1.0) + clock.doctor_s
+    trial.estimated_seconds = round(expected, 1)
+    if expected > clock.left():
+        trial.status, trial.note = "skipped", f"needs ~{expected:.0f} s, {max(clock.left(), 0):.0f} s of the budget left"
+        return
+    t0 = time.monotonic()
+    try:
+        run = train(config, force=force)
+    except PlanRefused as e:
+        trial.status, trial.note = "refused", "; ".join(f"{f.code}: {f.title}" for f in e.findings if f.severity == "error")
+        return
+    except (StudioError, RuntimeError) as e:  # out of memory, a write error: the next trial may still run
+        trial.status, trial.note = "failed", str(e).splitlines()[0][:300]
+        return
+    if estimate > 0:
+        measured = (time.monotonic() - t0) / estimate
+        clock.ratio = measured if clock.ratio is None else (clock.ratio + measured) / 2
+    t1 = time.monotonic()
+    report = run_doctor(run.run_dir, **doctor_options)
+    clock.doctor_s = time.monotonic() - t1
+    three = report.effect.get("three") or {}
+    trial.status, trial.verdict, trial.steps, trial.run_dir = "done", report.verdict, run.steps, str(run.run_dir)
+    trial.voice = (three.get("voice") or {}).get("adapter")
+    trial.knowledge = (three.get("knowledge") or {}).get("adapter")
+    trial.retention = (three.get("retention") or {}).get("retention")
+    trial.score = score(three)
+    trial.seconds = round(time.monotonic() - t0, 1)
+
+
+def _finish(result: TuneResult, out: Path) -> None:
+    """Pick the best scored trial (the first of equal scores: the recipe's order), link OUT/best to
+    it and write tune.json, also for a tune stopped part way."""
     scored = [t for t in result.trials if t.score is not None]
     if scored:
-        best = max(scored, key=lambda t: t.score)  # the first of equal scores: the recipe's order
+        best = max(scored, key=lambda t: t.score)
         result.best = best.name
         _link_best(out, Path(best.run_dir))
     (out / "tune.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    return result
 
 
 def _report(on_trial, trial: Trial, out: Path) -> None:

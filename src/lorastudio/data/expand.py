@@ -412,15 +412,10 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
     Raises ConfigError for bad options, DataError for an unreadable dataset, ModelError when the
     model server cannot be reached.
     """
-    _check_options(method, target, holdout, answers, endpoint, model, engine)
+    check_request(path, out, method, target, holdout, answers, endpoint, model, engine, overwrite, probes_out)
     path, out = Path(path), Path(out)
-    if out.resolve() == path.resolve():
-        raise ConfigError(f"the output {out} is the input file", fix="write the grown dataset to a new file (-o)",
-                          option="-o")
     default_probes, prompts_path = default_paths(out)
     probes_path = Path(probes_out) if probes_out else default_probes
-    if not overwrite:
-        _refuse_existing([out, probes_path if holdout else None, prompts_path if method == "model" else None])
     grown = grow_dataset(path, target, method, endpoint, model, markers, holdout, seed, engine, max_answer_chars,
                          lang, answers, generation_config, transport, keep_out)
     report = grown.report
@@ -429,6 +424,22 @@ def expand_dataset(path: str | Path, out: str | Path, target: int = 150, method:
                           probes_path,
                           report.prompts if method == "model" else None, prompts_path)
     return report
+
+
+def check_request(path, out, method="templates", target=150, holdout=0, answers="keep", endpoint=None, model=None,
+                  engine=None, overwrite=False, probes_out=None) -> None:
+    """Every check expand_dataset makes before it works: bad options, the output being the input,
+    output files that exist. `engine`: the engine, or any true value for one that will be loaded
+    (the API checks before it spends minutes loading a model)."""
+    _check_options(method, target, holdout, answers, endpoint, model, engine)
+    path, out = Path(path), Path(out)
+    if out.resolve() == path.resolve():
+        raise ConfigError(f"the output {out} is the input file", fix="write the grown dataset to a new file (-o)",
+                          option="-o")
+    default_probes, prompts_path = default_paths(out)
+    if not overwrite:
+        _refuse_existing([out, (Path(probes_out) if probes_out else default_probes) if holdout else None,
+                          prompts_path if method == "model" else None])
 
 
 def read_prompts(path: str | Path) -> list[str]:

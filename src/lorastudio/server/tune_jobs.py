@@ -145,21 +145,23 @@ def register_best(tune_dir: Path, adapter_dir: Path) -> str | None:
 
 
 def finish(job) -> tuple[str, str | None]:
-    """(status, error) for a tune whose process has ended: done once tune.json names a best trial
-    and its adapter is registered; cancelled if asked; failed otherwise (the runner adds the log's last line)."""
+    """(status, error) for a tune whose process has ended: done (or cancelled, if asked) once
+    tune.json names a best trial and its adapter is registered, so a tune cancelled after some
+    trials keeps the best of them; cancelled if asked; failed otherwise (the runner adds the log's last line)."""
     from .jobs import CANCELLED, DONE, FAILED
 
     tune_dir = Path(job.run_dir)
     path = tune_dir / "tune.json"
     final = _read_json(path) if path.is_file() and path.stat().st_mtime >= (job.started or 0) - 1 else None
+    ended = CANCELLED if job.cancel_requested else DONE
     if final and final.get("best"):
         adapter_dir = Path(job.config["adapter_dir"])
         if is_complete(adapter_dir) and (adapter_dir / "tune.json").is_file():
-            return DONE, None  # registered before a restart
+            return ended, None  # registered before a restart
         try:
-            return DONE, register_best(tune_dir, adapter_dir)
+            return ended, register_best(tune_dir, adapter_dir)
         except OSError as e:  # disk full, say: the tune itself did finish, its best stays in tune_dir/best
-            return DONE, f"could not copy the best adapter to {adapter_dir}: {e}"
+            return ended, f"could not copy the best adapter to {adapter_dir}: {e}"
     if job.cancel_requested:
         return CANCELLED, None
     return FAILED, None

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
-from ...data.expand import Expansion, grow_dataset, record
+from ...data.expand import Expansion, grow_dataset, read_prompts, record
 from ...data.filters import leaks
 from ...errors import ModelError
 from ..deps import DatasetsDep
@@ -49,6 +49,8 @@ class ExpandRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     answers: Literal["keep", "rotate"] = "keep"
     lang: Literal["zh", "en"] | None = None
+    keep_out: str | None = Field(None, max_length=200, description="a probes file held out already (its name): "
+                                 "no sample close to one of its prompts is kept")
 
 
 class Sample(BaseModel):
@@ -98,10 +100,10 @@ def _check_endpoint(req: ExpandRequest) -> None:
                        "填写服务的地址，例如 http://127.0.0.1:8000", {"option": "endpoint"})
 
 
-def _grow(path: Path, req: ExpandRequest) -> Expansion:
+def _grow(path: Path, req: ExpandRequest, keep_out: list[str] | None) -> Expansion:
     try:
         return grow_dataset(path, req.target, req.method, req.endpoint and req.endpoint.strip(), req.model,
-                            req.markers, req.holdout, req.seed, lang=req.lang, answers=req.answers)
+                            req.markers, req.holdout, req.seed, lang=req.lang, answers=req.answers, keep_out=keep_out)
     except ModelError as e:  # the server named in the request failed, not this one: 502, naming its URL
         raise ApiError(502, "endpoint_failed", e.message, f"模型服务出错：{e.message}", e.fix,
                        "确认服务已启动（如 ollama serve、vllm serve 模型名）、地址和模型名无误，且支持 OpenAI chat-completions 接口",
@@ -128,7 +130,8 @@ def preview_expand(name: str, req: ExpandRequest, datasets: DatasetsDep) -> dict
     path = datasets.path(name)
     load_named(path, name)  # a broken dataset: its problems named by the dataset's name
     _check_endpoint(req)
-    grown = _grow(path, req)
+    keep_out = read_prompts(datasets.path(req.keep_out)) if req.keep_out else None  # unknown name: 404
+    grown = _grow(path, req, keep_out)
     report = grown.report.to_dict()
     for key in ("prompts", "out", "files"):  # the model's prompt log stays server-side; no file was written
         report.pop(key)

@@ -28,7 +28,10 @@ EXP.open = function (name) {
         <label><span data-i18n="ex.answers"></span><select name="answers">
           <option value="keep" data-i18n="ex.answers.keep"></option><option value="rotate" data-i18n="ex.answers.rotate"></option></select></label>
       </div>
-      <label><span data-i18n="ex.markers"></span><input name="markers" data-i18n-ph="ex.markers.ph" value="${wukong ? "俺老孙,嘿嘿,呔" : ""}"></label>
+      <div class="grid2">
+        <label><span data-i18n="ex.markers"></span><input name="markers" data-i18n-ph="ex.markers.ph" value="${wukong ? "俺老孙,嘿嘿,呔" : ""}"></label>
+        <label><span data-i18n="ex.keepout"></span><select name="keep_out"><option value="" data-i18n="ex.keepout.none"></option></select></label>
+      </div>
       <div class="grid2" id="ex-model-fields" hidden>
         <label><span data-i18n="ex.endpoint"></span><input name="endpoint" placeholder="http://127.0.0.1:11434"></label>
         <label><span data-i18n="ex.model"></span><input name="model" placeholder="qwen2.5:7b"></label>
@@ -41,8 +44,23 @@ EXP.open = function (name) {
   const f = $("#ex-form");
   f.method.onchange = () => { $("#ex-model-fields").hidden = f.method.value !== "model"; };
   f.onsubmit = EXP.preview;
+  EXP.fillKeepOut(name);
   $("#ex-close").onclick = () => { card.hidden = true; card.innerHTML = ""; EXP.name = null; };
   card.scrollIntoView({ block: "start" });
+};
+
+// Probes files the user already holds out: the grown samples must stay away from the chosen one.
+// Preselected: NAME_probes.jsonl next to the dataset, or the bundled probes for the bundled training set.
+EXP.fillKeepOut = async function (name) {
+  let listed;
+  try { listed = await api("GET", "/api/datasets"); } catch (e) { return; }
+  const sel = $("#ex-form") && $("#ex-form").keep_out;
+  if (!sel || EXP.name !== name) return;
+  const probes = [...listed.uploads, ...listed.examples].map((d) => d.name).filter((n) => /probes/.test(n));
+  for (const p of probes) sel.insertAdjacentHTML("beforeend", `<option value="${esc(p)}">${esc(p)}</option>`);
+  const stem = name.replace(/\.jsonl?$/, "");
+  const own = probes.find((p) => p === `${stem}_probes.jsonl`) || (name === "wukong_train.json" ? "wukong_probes.jsonl" : "");
+  if (own && probes.includes(own)) sel.value = own;
 };
 
 EXP.options = function () {
@@ -50,6 +68,7 @@ EXP.options = function () {
   const body = { target: Number(f.target.value), holdout: Number(f.holdout.value || 0), seed: Number(f.seed.value || 0),
     method: f.method.value, answers: f.answers.value,
     markers: f.markers.value.split(/[,，]/).map((m) => m.trim()).filter(Boolean) };
+  if (f.keep_out.value) body.keep_out = f.keep_out.value;
   if (body.method === "model") { body.endpoint = f.endpoint.value.trim(); body.model = f.model.value.trim(); }
   return body;
 };

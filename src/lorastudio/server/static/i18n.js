@@ -28,7 +28,7 @@ const MESSAGES = {
     // datasets: expand (static/expand.js)
     "ds.expand": "Expand", "ex.title": "Expand",
     "ex.intro": "Grow the dataset with reworded questions and answer variants, filtered, plus held-out probes the samples stay away from. Review them, keep the good ones and save them as a new dataset; this one stays as it is.",
-    "ex.target": "Target samples (seeds included)", "ex.holdout": "Held-out probes", "ex.seed": "Seed",
+    "ex.target": "Target samples (seeds included)", "ex.holdout": "Held-out probes", "ex.seed": "Seed", "ex.keepout": "Keep away from these probes", "ex.keepout.none": "(none)",
     "ex.method": "Method", "ex.method.templates": "Templates (offline)", "ex.method.model": "Model (OpenAI-compatible server)",
     "ex.answers": "Answers", "ex.answers.keep": "Each question keeps its seed's answer", "ex.answers.rotate": "Also rotate answers within a category",
     "ex.markers": "Persona markers (comma-separated; answers without one are dropped)", "ex.markers.ph": "e.g. 俺老孙,嘿嘿",
@@ -135,7 +135,7 @@ const MESSAGES = {
     // 数据集：扩充（static/expand.js）
     "ds.expand": "扩充", "ex.title": "扩充",
     "ex.intro": "用改写的问题和答案变体扩充数据集（经过过滤），并留出样本不会靠近的测试问题。逐条检查，保留好的，另存为新数据集；原数据集保持不变。",
-    "ex.target": "目标样本数（含原始样本）", "ex.holdout": "留出测试问题数", "ex.seed": "随机种子",
+    "ex.target": "目标样本数（含原始样本）", "ex.holdout": "留出测试问题数", "ex.seed": "随机种子", "ex.keepout": "避开这些测试问题", "ex.keepout.none": "（无）",
     "ex.method": "方法", "ex.method.templates": "模板改写（离线）", "ex.method.model": "模型生成（兼容 OpenAI 接口的服务）",
     "ex.answers": "答案", "ex.answers.keep": "每个问题沿用原样本的答案", "ex.answers.rotate": "同一分类内轮换使用答案",
     "ex.markers": "人设标记词（逗号分隔；不含任何标记词的答案会被过滤）", "ex.markers.ph": "例如 俺老孙,嘿嘿",
