@@ -66,6 +66,8 @@ METHODS = {
     "lorastudio-fp32-seed43": "lorastudio train(), fp32, seed 43",
     "lorastudio-v0": "lorastudio train(), fp32, with the loop's forward as it was before the speed work "
                      "(attention mask passed, full-sequence logits and the model's own loss)",
+    "lorastudio-b4x1": "lorastudio train() with micro-batch 4 x accumulation 1: the same 4 samples per optimizer "
+                       "step in one forward (what joining a step's micro-batches would buy)",
 }
 DEFAULT_METHODS = ["trl-defaults", "trl-packing", "hf-trainer", "lorastudio"]
 
@@ -359,7 +361,8 @@ def run_ours(spec: dict) -> dict:
 
         loop.trained_token_loss = model_loss
     dtype = "fp32" if spec["method"] in ("lorastudio-fp32", "lorastudio-v0", "lorastudio-fp32-seed43") else "auto"
-    config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=BATCH, grad_accum=ACCUM,
+    batch, accum = (BATCH * ACCUM, 1) if spec["method"] == "lorastudio-b4x1" else (BATCH, ACCUM)
+    config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=batch, grad_accum=accum,
                          lr=LR, max_seq_len=MAX_LEN, lora_r=LORA["r"], lora_alpha=LORA["alpha"],
                          lora_dropout=LORA["dropout"], target_modules=LORA["targets"],
                          seed=SEED + 1 if spec["method"].endswith("-seed43") else SEED, threads=spec["threads"], doctor=False)
