@@ -111,6 +111,7 @@ def table(job) -> dict:
     rows = [{"name": t.get("name"), "settings": t.get("settings") or {}, "status": t.get("status"),
              "voice": t.get("voice"), "facts": t.get("knowledge"), "retention": t.get("retention"),
              "score": t.get("score"), "steps": t.get("steps"), "seconds": t.get("seconds"),
+             "estimated_seconds": t.get("estimated_seconds"),
              "verdict": t.get("verdict"), "note": t.get("note") or "", "best": t.get("name") == best} for t in trials]
     adapter_dir = Path(job.config.get("adapter_dir", ""))
     current = None if final is not None or not job.active else current_trial(tune_dir, {t["name"] for t in rows})

@@ -32,10 +32,13 @@ TUNE.settings = function (s) {
   }).join(" · ");
 };
 
+// A skipped trial's reason in the page's language; refusals and failures keep the tool's own words.
+TUNE.note = (r) => (r.status === "skipped" && r.estimated_seconds ? t("tune.note.skipped", { s: Math.round(r.estimated_seconds) }) : r.note);
+
 TUNE.row = function (r) {
   const score = r.score === null || r.score === undefined ? "—" : r.score.toFixed(3);
   const why = r.status === "done" ? "" : ` <span class="badge ${esc(r.status)}">${esc(t("tune.status." + r.status))}</span>` +
-    (r.note ? `<div class="hint">${esc(r.note)}</div>` : "");
+    (TUNE.note(r) ? `<div class="hint">${esc(TUNE.note(r))}</div>` : "");
   return `<tr data-trial="${esc(r.name)}" class="${r.best ? "best" : ""}"><td>${esc(r.name)}</td>
     <td class="text">${esc(TUNE.settings(r.settings))}${why}</td><td>${TUNE.pct(r.voice)}</td><td>${TUNE.pct(r.facts)}</td>
     <td>${TUNE.pct(r.retention)}</td><td>${score}</td><td class="star">${r.best ? "★" : ""}</td></tr>`;
