@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from lorastudio.config import make_config
 from lorastudio.errors import PlanRefused, RunError
-from lorastudio.training.batching import collate, epoch_batches
+from lorastudio.training.batching import collate, epoch_steps
 from lorastudio.training.loop import forward_backward, train
 
 
@@ -89,14 +89,27 @@ def test_accumulated_loss_and_gradients_equal_one_big_batch(tiny_model_dir, pers
         torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
 
 
-def test_length_grouped_batches_cover_every_sample_once_with_little_padding():
+def test_length_grouped_steps_cover_every_sample_once_with_little_padding():
     lengths = [(i * 37) % 200 + 10 for i in range(300)]
-    batches = epoch_batches(lengths, batch_size=4, seed=1, epoch=0)
-    assert sorted(i for b in batches for i in b) == list(range(300)) and len(batches) == 75
+    steps = epoch_steps(lengths, batch_size=2, grad_accum=2, seed=1, epoch=0)
+    batches = [b for step in steps for b in step]
+    assert sorted(i for b in batches for i in b) == list(range(300)) and len(steps) == 75
+    assert all([len(b) for b in step] == [2, 2] for step in steps)  # batch_size kept without join_tokens
     pad = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
     assert pad / sum(lengths) < 0.05
-    assert batches != epoch_batches(lengths, batch_size=4, seed=1, epoch=1)  # a fresh order every epoch
-    assert batches == epoch_batches(lengths, batch_size=4, seed=1, epoch=0)
+    assert steps != epoch_steps(lengths, batch_size=2, grad_accum=2, seed=1, epoch=1)  # a fresh order every epoch
+    assert steps == epoch_steps(lengths, batch_size=2, grad_accum=2, seed=1, epoch=0)
+
+
+def test_joined_micro_batches_hold_the_same_samples_within_the_token_budget():
+    lengths = [(i * 37) % 200 + 10 for i in range(300)]
+    plain = epoch_steps(lengths, batch_size=2, grad_accum=4, seed=1, epoch=0)
+    joined = epoch_steps(lengths, batch_size=2, grad_accum=4, seed=1, epoch=0, join_tokens=600)
+    assert [sorted(i for b in s for i in b) for s in joined] == [sorted(i for b in s for i in b) for s in plain]
+    assert all(max(lengths[i] for i in b) * len(b) <= 600 or len(b) == 1 for s in joined for b in s)
+    assert len(plain) * 2 <= sum(len(s) for s in joined) < sum(len(s) for s in plain)  # 8 samples x up to 209 tokens
+    roomy = epoch_steps(lengths, batch_size=2, grad_accum=4, seed=1, epoch=0, join_tokens=4096)
+    assert all(len(s) == 1 for s in roomy)  # every step one forward
 
 
 def test_error_findings_refuse_to_train_without_force(tiny_model_dir, persona_seed, tmp_path):

@@ -30,7 +30,7 @@ from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
 from ..models import fingerprint
 from . import distributed
-from .batching import collate, count_targets, epoch_batches
+from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog, write_json_atomic, write_status
 from .setup import RunSetup, plan_run
@@ -201,9 +201,9 @@ def train(
     first_loss = last_loss = eval_loss = None
     status = "done"
     for epoch in range(start_epoch, config.epochs):
-        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch, dist.rank, dist.world_size)
-        # Accumulation groups: grad_accum micro-batches per optimizer step; the last may be short.
-        groups = [batches[i : i + config.grad_accum] for i in range(0, len(batches), config.grad_accum)]
+        # Each optimizer step's micro-batches; on CPU a step's are joined (see batching.py).
+        groups = epoch_steps(lengths, config.batch_size, config.grad_accum, config.seed, epoch, dist.rank,
+                             dist.world_size, join_tokens=JOIN_TOKENS if device == "cpu" else 0)
         for g, group in enumerate(groups):
             if (g + 1) * config.grad_accum <= skip and epoch == start_epoch:
                 continue  # done before the checkpoint we resumed from
