@@ -113,3 +113,16 @@ def test_each_call_gets_its_own_adapter_across_switches_and_removal(tiny_model_d
     engine.add_adapter("b", other_run_dir)
     torch.testing.assert_close(engine.next_token_logprobs(MSGS, "b"), b)
     torch.testing.assert_close(engine.next_token_logprobs(MSGS, "a"), a)
+
+
+def test_a_character_cut_by_max_new_tokens_is_dropped_not_shown(tiny_model_dir, monkeypatch):
+    # Chinese is several bytes per character: the last token can end mid-character, which decodes
+    # as U+FFFD; chat shows the answer without it (the demo showed "又看到一个�").
+    from lorastudio.serving.engine import without_cut_character
+
+    assert list(without_cut_character(["你好", "，大", "圣\ufffd"])) == ["你好", "，大", "圣"]
+    assert list(without_cut_character(["俺老", "\ufffd", "孙"])) == ["俺老", "\ufffd孙"]  # completed later: kept as is
+    assert list(without_cut_character(["\ufffd"])) == []
+    engine = ChatEngine.load(str(tiny_model_dir))
+    monkeypatch.setattr(engine.tokenizer, "decode", lambda ids, **kw: "俺老孙来也\ufffd")
+    assert engine.generate(MSGS, "base", GenerationConfig(max_new_tokens=2)).text == "俺老孙来也"

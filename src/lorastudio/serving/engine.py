@@ -208,7 +208,7 @@ class ChatEngine:
 
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            yield from streamer
+            yield from without_cut_character(streamer)
             worker.join()
             if errors:
                 raise errors[0]
@@ -225,7 +225,8 @@ class ChatEngine:
             seconds = time.perf_counter() - t0
         new = out[0, ids.shape[1]:].tolist()
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return Generation(text.strip(), len(new), seconds, adapter=name)
+        # A character whose bytes max_new_tokens cut in half decodes as U+FFFD: drop it, not show it.
+        return Generation(text.strip().rstrip("\ufffd"), len(new), seconds, adapter=name)
 
     @torch.no_grad()
     def next_token_logprobs(self, messages: list[dict], adapter: str | None = None) -> torch.Tensor:
@@ -234,3 +235,17 @@ class ChatEngine:
             ids = self.encode(messages, name)
             logits = self.model(input_ids=ids, use_cache=False).logits[0, -1].float()
         return torch.log_softmax(logits, dim=-1)
+
+
+def without_cut_character(pieces) -> Iterator[str]:
+    """Stream pieces as they come, except a trailing U+FFFD: the streamer holds back an incomplete
+    character until the end, where a character cut by max_new_tokens is flushed as U+FFFD."""
+    held = ""
+    for piece in pieces:
+        piece, held = held + piece, ""
+        if piece.endswith("\ufffd"):
+            held = piece  # wait: more bytes may complete it, or the stream ends here
+            continue
+        yield piece
+    if held.rstrip("\ufffd"):
+        yield held.rstrip("\ufffd")
