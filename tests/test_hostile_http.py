@@ -393,11 +393,15 @@ def test_zero_temperature_is_greedy_not_an_error(studio):
         "no-user", "unknown-role", "content-not-text", "adapter-dotdot", "adapter-absolute", "adapter-nul", "adapter-unknown"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_bad_api_chat(refused, body, status, needle, stream):
-    if isinstance(body, str):
-        err = refused("POST", "/api/chat", raw=body[:-1] + f', "stream": {json.dumps(stream)}}}', status=status)
-    else:
-        err = refused("POST", "/api/chat", json={**body, "stream": stream}, status=status)
+    err = refused_chat(refused, "/api/chat", body, status, stream)
     assert needle in err["message"], err["message"][:500]
+
+
+def refused_chat(refused, url: str, body: dict | str, status: int, stream: bool) -> dict:
+    """POST a chat body (a dict, or raw JSON text for what json= cannot send) with stream set."""
+    if isinstance(body, str):
+        return refused("POST", url, raw=body[:-1] + f', "stream": {json.dumps(stream)}}}', status=status)
+    return refused("POST", url, json={**body, "stream": stream}, status=status)
 
 
 @pytest.mark.parametrize("body, status, needle", [
@@ -414,10 +418,7 @@ def test_bad_api_chat(refused, body, status, needle, stream):
         "model-dotdot", "model-unknown"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_bad_v1_chat(refused, body, status, needle, stream):
-    if isinstance(body, str):
-        err = refused("POST", "/v1/chat/completions", raw=body[:-1] + f', "stream": {json.dumps(stream)}}}', status=status)
-    else:
-        err = refused("POST", "/v1/chat/completions", json={**body, "stream": stream}, status=status)
+    err = refused_chat(refused, "/v1/chat/completions", body, status, stream)
     assert needle in err["message"], err["message"][:500]
 
 

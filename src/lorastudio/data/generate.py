@@ -233,6 +233,3 @@ class ModelGenerator:
         if good == 0:
             self.replies_malformed += 1
         self.log[-1]["parsed"], self.log[-1]["malformed_lines"] = good, bad
-
-    def write_log(self, path: str | Path) -> None:
-        Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.log), encoding="utf-8")

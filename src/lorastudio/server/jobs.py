@@ -109,12 +109,13 @@ class Job:
 
     def to_dict(self, tail: bool = False) -> dict:
         d = asdict(self)
-        d["progress"] = self.progress()
         d["has_checkpoint"] = bool(list_checkpoints(Path(self.run_dir)))
-        d["complete"] = (Path(self.run_dir) / "manifest.json").is_file()
-        if self.kind == "tune":
+        if self.kind == "tune":  # one read of the tune's files serves the table and the progress
             d["tune"] = tune_jobs.table(self)
-            d["complete"] = d["tune"]["adapter"] is not None
+            d["progress"], d["complete"] = tune_jobs.progress(self, d["tune"]), d["tune"]["adapter"] is not None
+        else:
+            d["progress"] = self.progress()
+            d["complete"] = (Path(self.run_dir) / "manifest.json").is_file()
         if tail:
             d["log_tail"] = self.log_tail()
         return d

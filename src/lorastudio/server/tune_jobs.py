@@ -120,9 +120,10 @@ def table(job) -> dict:
             "adapter": adapter_dir.name if job.config.get("adapter_dir") and is_complete(adapter_dir) else None}
 
 
-def progress(job) -> dict:
-    """What the job list and the live status show: the current trial's steps, and the trials done."""
-    t = table(job)
+def progress(job, t: dict | None = None) -> dict:
+    """What the job list and the live status show: the current trial's steps, and the trials done
+    (from `t`, the job's table, when the caller has it already)."""
+    t = t or table(job)
     out = {"trials_done": len(t["trials"])}
     if t["current"]:
         out.update(t["current"])
