@@ -86,24 +86,36 @@ def _split(value: str | None) -> list[str] | None:
 def _train_command(
     ctx: typer.Context,
     model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file or a hub id")] = None,
-    data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl)")] = None,
+    data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl): Alpaca, ShareGPT (tool calls too) or messages")] = None,
     output: Annotated[Optional[str], Opt("--output", "-o", help="run folder")] = None,
     config: Annotated[Optional[Path], Opt(help="JSON/YAML file of options (seed-report key names accepted)")] = None,
-    epochs: Annotated[Optional[int], Opt()] = None,
+    epochs: Annotated[Optional[int], Opt(help="passes over the data (default: enough for 150 steps, at most 10)")] = None,
     batch_size: Annotated[Optional[int], Opt(help="samples per micro-batch")] = None,
     grad_accum: Annotated[Optional[int], Opt(help="micro-batches per optimizer step")] = None,
-    lr: Annotated[Optional[float], Opt(help="peak learning rate")] = None,
+    lr: Annotated[Optional[float], Opt(help="peak learning rate (default: from the model's size and alpha/r)")] = None,
     warmup_steps: Annotated[Optional[int], Opt()] = None,
     warmup_ratio: Annotated[Optional[float], Opt()] = None,
-    max_seq_len: Annotated[Optional[int], Opt(help="tokens per sample; longer ones are cut (and counted)")] = None,
+    max_seq_len: Annotated[Optional[int], Opt(help="tokens per sample; longer ones are cut and counted "
+                                                   "(default: from the data, capped by the model's context)")] = None,
+    long_samples: Annotated[Optional[str], Opt(help="samples longer than --max-seq-len: truncate or drop")] = None,
+    drop_duplicates: Annotated[Optional[bool], Opt("--drop-duplicates", help="leave exact repeats out")] = None,
     lora_r: Annotated[Optional[int], Opt()] = None,
     lora_alpha: Annotated[Optional[float], Opt()] = None,
     lora_dropout: Annotated[Optional[float], Opt()] = None,
-    target_modules: Annotated[Optional[str], Opt(help="comma-separated module names, or all-linear")] = None,
+    target_modules: Annotated[Optional[str], Opt(help="comma-separated module names, or all-linear (the default)")] = None,
     eval_data: Annotated[Optional[str], Opt(help="held-out data for eval loss")] = None,
     eval_split: Annotated[Optional[float], Opt(help="share of the data held out for eval loss")] = None,
     probes: Annotated[Optional[str], Opt(help="held-out prompts the doctor checks after training")] = None,
-    markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts "
+                                               "(default: found in your answers after training)")] = None,
+    holdout: Annotated[Optional[int], Opt(min=0, max=256, help="without --probes: training questions reworded "
+                                          "and held out for the doctor (default 16; 0: none)")] = None,
+    var: Annotated[Optional[list[str]], Opt("--var", help="fill {{NAME}} placeholders in the data: --var name=小助手 "
+                                            "(repeat for each)")] = None,
+    chat_template: Annotated[Optional[str], Opt(help="train with this chat template instead of the model's: "
+                                                "qwen2.5 (renders tool calls) or a .jinja file")] = None,
+    expand_to: Annotated[Optional[int], Opt(min=1, max=100000, help="grow the data to N samples with reworded "
+                                            "questions before training")] = None,
     mix_general: Annotated[Optional[float], Opt(help="general replay samples per task sample mixed in (0.2 adds 20 per 100)")] = None,
     general_data: Annotated[Optional[str], Opt(help="your own general replay file (default: the bundled 40 samples)")] = None,
     seed: Annotated[Optional[int], Opt()] = None,
@@ -112,6 +124,10 @@ def _train_command(
     dtype: Annotated[Optional[str], Opt(help="auto, fp32, bf16 or fp16")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="run the model repo's own code")] = None,
     no_doctor: Annotated[bool, Opt("--no-doctor", help="skip the doctor after training")] = False,
+    no_auto: Annotated[bool, Opt("--no-auto", help="options left out keep fixed defaults (3 epochs, lr 1e-4, "
+                                 "attention only, 512 tokens, no replay) instead of the recipe for this data")] = False,
+    apply_fixes: Annotated[bool, Opt("--apply-fixes", help="apply every finding's fix (the plan shows them) "
+                                     "and plan again before training")] = False,
     resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
     force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
     nproc: Annotated[int, Opt(min=1, max=1024, help="data-parallel processes (torchrun; NCCL on GPUs, gloo on CPU)")] = 1,
@@ -125,12 +141,14 @@ def _train_command(
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules, eval_data=eval_data,
         eval_split=eval_split, probes=probes, markers=markers, mix_general=mix_general, general_data=general_data, seed=seed, save_steps=save_steps, threads=threads,
         dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
+        long_samples=long_samples, drop_duplicates=drop_duplicates, holdout=holdout, vars=var or None,
+        chat_template=chat_template, expand_to=expand_to, auto=False if no_auto else None,
     )
     if ctx.info_name == "plan" and not output:
         options["output"] = "(plan only)"
     cfg = api.build_config(config, **options)
     if ctx.info_name == "plan":
-        return _plan(cfg, as_json, nproc)
+        return _plan(cfg, as_json, nproc, apply_fixes)
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from .training.distributed import launch
 
@@ -138,29 +156,29 @@ def _train_command(
         i = next(k for k, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
         del argv[i : i + (1 if "=" in argv[i] else 2)]
         raise typer.Exit(launch(nproc, argv))
-    return _train(cfg, resume, force)
+    return _train(cfg, resume, force, apply_fixes)
 
 
-def _plan(cfg, as_json: bool, nproc: int = 1) -> None:
+def _plan(cfg, as_json: bool, nproc: int = 1, apply_fixes: bool = False) -> None:
     from . import api
-    from .console import print_findings, print_plan
+    from .console import print_applied, print_auto, print_findings, print_plan
 
-    from .recipes import format_recipe
-
-    setup = api.plan(cfg, world_size=nproc)
+    setup = api.plan(cfg, world_size=nproc, apply_fixes=apply_fixes)
     findings = [f.to_dict() for f in setup.findings]
-    recipe = setup.extra["recommended"]
+    auto = {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()}
     if as_json:
-        _dump({"plan": setup.plan.to_dict(), "findings": findings, "recommended": recipe.to_dict()})
+        _dump({"plan": setup.plan.to_dict(), "findings": findings, "auto": auto, "applied": setup.extra["applied"],
+               "config": setup.config.model_dump(), "recommended": setup.extra["recommended"].to_dict()})
     else:
+        print_applied(setup.extra["applied"])
         print_plan(setup.plan.to_dict())
+        print_auto(auto)
         print_findings(findings, "Preflight")
-        print(format_recipe(recipe))
     if any(f["severity"] == "error" for f in findings):
         raise typer.Exit(1)
 
 
-def _train(cfg, resume: bool, force: bool) -> None:
+def _train(cfg, resume: bool, force: bool, apply_fixes: bool = False) -> None:
     from rich.markup import escape
 
     from . import api
@@ -183,7 +201,7 @@ def _train(cfg, resume: bool, force: bool) -> None:
             progress(event)
 
     try:
-        result = api.train(cfg, resume=resume, force=force, on_event=on_event, stop=stop)
+        result = api.train(cfg, resume=resume, force=force, on_event=on_event, stop=stop, apply_fixes=apply_fixes)
     except PlanRefused as e:
         progress.close()
         raise StudioError(e.message, e.fix) from None
