@@ -250,7 +250,9 @@ def doctor(
     n_probes: Annotated[Optional[int], Opt(min=1, max=1000, help="probes asked at most, spread over the file (default 32)")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
 ):
-    """Prove that an adapter works, or name the cause with evidence and a fix. Exit 0 learned, 1 not, 2 could not run."""
+    """Prove that an adapter works, or name the cause with evidence and a fix.
+
+    Exit code: 0 learned, 1 not learned, 3 inconclusive, 2 the doctor could not run (a missing run folder, a bad option)."""
     from .diagnosis.doctor import exit_code, run_doctor
     from .diagnosis.report import format_report
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data.formatting import IGNORE_INDEX, TokenizedSample, template_hash
+from ..data.heldout import HELDOUT_FILE
 from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
@@ -39,7 +40,6 @@ from .metrics import MetricsLog, write_json_atomic, write_status
 from .resume import check_resume, settings
 from .setup import RunSetup, expansion_bytes, plan_run
 
-HELDOUT_FILE = "heldout.jsonl"
 EXPANDED_FILE = Path("data") / "expanded.json"
 
 Event = dict
