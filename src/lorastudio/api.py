@@ -18,7 +18,7 @@ from .config import TrainConfig, make_config, read_config_file
 from .diagnosis.thresholds import Thresholds
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
-from .training.setup import RunSetup, plan_run, plan_with_fixes
+from .training.setup import RunSetup, calibrate, plan_run, plan_with_fixes
 
 
 def build_config(config_file: str | Path | None = None, **options) -> TrainConfig:
@@ -29,10 +29,12 @@ def build_config(config_file: str | Path | None = None, **options) -> TrainConfi
 
 
 def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1,
-         apply_fixes: bool = False, **options) -> RunSetup:
+         apply_fixes: bool = False, measure: bool = False, **options) -> RunSetup:
     """The plan and its preflight findings, without loading the weights (fast for any model size).
     Options left out take the recommended recipe (`setup.auto` says which, and why);
     `apply_fixes` applies every finding's fix and plans again (`setup.extra["applied"]`).
+    The time estimate comes from step costs measured on this machine when they are cached, or
+    when `measure` (loads the weights of a model up to 2B parameters and times a few steps).
     `setup.extra["recommended"]` holds the recipe (recipes.py) for this data and model."""
     from .recipes import recommend_for_setup
 
@@ -41,6 +43,7 @@ def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None
     if apply_fixes:
         config, applied = plan_with_fixes(config, world_size, thresholds)
     setup = plan_run(config, world_size=world_size, load_weights=False, thresholds=thresholds)
+    calibrate(setup, config, world_size, thresholds, measure=measure)
     setup.extra["recommended"] = recommend_for_setup(setup)
     setup.extra["applied"] = applied
     return setup

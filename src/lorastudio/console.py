@@ -112,6 +112,9 @@ class TrainingProgress:
             print_plan(event["plan"])
             print_auto(event.get("auto") or {})
             print_findings(event["findings"], "Preflight")
+        elif kind == "estimate" and event.get("seconds"):
+            how = "from steps measured on this machine" if event.get("calibrated") else "rough"
+            console.print(f"estimated training time: {_duration(event['seconds'])} ({how})")
         elif kind == "resumed":
             console.print(f"resumed from {event['checkpoint']} (step {event['step']})")
         elif kind == "step":

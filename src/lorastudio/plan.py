@@ -86,6 +86,7 @@ class Plan:
     trainable_params: int = 0
     total_params: int = 0
     estimated_seconds: float | None = None
+    estimate_calibrated: bool = False  # from step costs measured on this machine (training/estimate.py)
 
     @property
     def label_coverage(self) -> float:

@@ -38,7 +38,7 @@ from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog, write_json_atomic, write_status
 from .resume import check_resume, settings
-from .setup import RunSetup, expansion_bytes, plan_run
+from .setup import RunSetup, calibrate, expansion_bytes, plan_run
 
 EXPANDED_FILE = Path("data") / "expanded.json"
 
@@ -168,6 +168,9 @@ def train(
     checkpoints = list_checkpoints(run_dir) if resume else []
     if checkpoints:
         check_resume(checkpoints[-1], setup)  # before anything is written or loaded
+    if dist.is_main:
+        calibrate(setup, config, dist.world_size)  # a few real steps, timed (or their cached costs)
+        emit({"type": "estimate", "seconds": plan.estimated_seconds, "calibrated": plan.estimate_calibrated})
     shaping = settings(setup)
     main = dist.is_main  # only rank 0 writes files
     if main:
