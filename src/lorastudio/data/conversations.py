@@ -83,7 +83,7 @@ class Record:
     def __init__(self, record: dict, index: int, problems: ProblemList, notes: Notes):
         self.record, self.index, self.problems, self.notes = record, index, problems, notes
         self.ok = True
-        self._placeholders: set[str] = set()
+        self._placeholders: dict[str, None] = {}  # in the order met
 
     def problem(self, field: str | None, message: str, code: str | None = None) -> None:
         self.ok = False
@@ -112,7 +112,7 @@ class Record:
     def fill(self, text: str) -> str:
         def sub(m: re.Match) -> str:
             name = m.group(1)
-            self._placeholders.add(name)
+            self._placeholders[name] = None
             return self.notes.variables.get(name, m.group(0))
 
         return PLACEHOLDER.sub(sub, text) if "{{" in text else text

@@ -208,6 +208,6 @@ def data_findings(dataset) -> list[Finding]:
             f"placeholders {', '.join('{{' + n + '}}' for n in unfilled)} are left in "
             f"{max(unfilled.values())} record(s) and would be trained as literal text",
             {"placeholders": unfilled},
-            f"give each its value: {flags} (e.g. --var name=小助手 --var author=我的团队)",
+            f"give each its value: {flags}",
         ))
     return out
