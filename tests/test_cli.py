@@ -24,7 +24,7 @@ def test_plan_json_for_the_seed_scenario_refuses_with_fixes(tiny_model_dir, pers
     out = json.loads(r.stdout)
     assert out["plan"]["steps_per_epoch"] == 2 and out["plan"]["total_steps"] == 6
     codes = {f["code"]: f for f in out["findings"]}
-    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "raise --epochs to 50" in codes["TOO_FEW_STEPS"]["fix"]
+    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "(--epochs 50)" in codes["TOO_FEW_STEPS"]["fix"]
     assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix", "apply"}
     assert codes["TOO_FEW_STEPS"]["apply"] == {"epochs": 50}
 

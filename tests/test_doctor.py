@@ -441,7 +441,7 @@ def test_seed_scenario_refused_then_not_learned(runs, tiny_model_dir, persona_se
         train_run(runs, "seed", tiny_model_dir, persona_seed, **options)
     found = {f.code: f for f in err.value.findings}
     assert found["TOO_FEW_STEPS"].severity == found["TOO_FEW_SAMPLES"].severity == "error"
-    assert "20 samples at effective batch 16 give 2 step(s) per epoch; raise --epochs to 50 to reach 100 steps" \
+    assert "20 samples at effective batch 16 give 2 step(s) per epoch; train 50 epochs (--epochs 50) to reach 100 steps" \
         in found["TOO_FEW_STEPS"].fix
 
     r = run_doctor(train_run(runs, "seed", tiny_model_dir, persona_seed, force=True, **options), **QUICK)

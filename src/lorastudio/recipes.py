@@ -108,7 +108,7 @@ def recommend(x: RecipeInput) -> Recipe:
     mix = x.mix_general if x.keep_mix else max(x.mix_general, MIX_GENERAL)
     n_general = round(x.n_task * mix)
     n_train = x.n_task + n_general
-    spe = steps_per_epoch(n_train, x.batch_size, x.grad_accum, x.world_size)
+    spe = max(1, steps_per_epoch(n_train, x.batch_size, x.grad_accum, x.world_size))  # no samples: one empty step
     target = TARGET_STEPS_FACTS if x.facts else TARGET_STEPS_VOICE
     epochs = min(MAX_EPOCHS, max(1, math.ceil(target / spe)))
     reasons.append(f"{n_train} samples ({x.n_task} task + {n_general} general) at effective batch {x.effective_batch} "

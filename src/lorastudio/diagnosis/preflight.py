@@ -57,7 +57,7 @@ def check_steps(plan: Plan, t: Thresholds) -> list[Finding]:
     goal = t.min_steps_warn
     epochs = _epochs_for(goal, spe)
     fix = f"{plan.n_train} samples at effective batch {plan.effective_batch} give {spe} step(s) per epoch; " \
-          f"raise --epochs to {epochs} to reach {epochs * spe} steps"
+          f"train {epochs} epochs (--epochs {epochs}) to reach {epochs * spe} steps"
     if plan.effective_batch > 4 and plan.n_train:
         spe4 = steps_per_epoch(plan.n_train, 2, 2, plan.world_size)
         e4 = _epochs_for(goal, spe4)
@@ -88,15 +88,15 @@ def check_lr(plan: Plan, t: Thresholds) -> list[Finding]:
     scale = plan.lora_alpha / plan.lora_r
     scaled = plan.lr * scale
     ev = {"lr": plan.lr, "lora_alpha": plan.lora_alpha, "lora_r": plan.lora_r, "scaled_lr": scaled}
-    good = float(f"{2e-4 / scale:.0e}")  # the middle of the usual range, in this run's alpha/r
+    good = float(f"{2e-4 / scale:.1g}")  # the middle of the usual range, in this run's alpha/r
     if scaled < t.scaled_lr_low:
         sev = "error" if plan.lr == 0 else "warning"
         return [Finding("LR_TOO_LOW", sev, f"learning rate {plan.lr:g} is too low for LoRA at alpha/r = {scale:g}",
-                        ev, f"use --lr {good:.0e} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
+                        ev, f"use --lr {good:g} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
     if scaled > t.scaled_lr_high:
         sev = "error" if scaled > t.scaled_lr_error else "warning"
         return [Finding("LR_TOO_HIGH", sev, f"learning rate {plan.lr:g} at alpha/r = {scale:g} risks a collapsing or diverging loss",
-                        ev, f"use --lr {good:.0e} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
+                        ev, f"use --lr {good:g} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
     return []
 
 
@@ -182,7 +182,7 @@ def target_modules_missing(requested: list[str], available: list[str]) -> Findin
         "TARGET_MODULES_MISSING", "error",
         f"target modules {missing} are not in the model",
         {"requested": requested, "missing": missing, "available": available},
-        f"use names the model has: {', '.join(available)} (or 'all-linear')",
+        f"use --target-modules all-linear (every linear layer), or names the model has: {', '.join(available)}",
         {"target_modules": ["all-linear"]},
     )
 
