@@ -24,7 +24,6 @@ from .filters import leaks
 from .paraphrase import detect_lang, question_key, question_variants, sentence_kind
 from .records import Dataset, Sample
 
-HELDOUT_FILE = "heldout.jsonl"  # in a run folder: the held-out prompts training wrote, the doctor reads
 DEFAULT_REWORDED = 16  # one decoding batch of the doctor; a rate over 16 answers moves 6 points per answer
 MAX_UNSEEN = 32
 FACT_CORPUS = 150  # answers compared when picking a fact's keywords (the check is quadratic in them)

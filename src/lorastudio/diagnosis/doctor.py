@@ -37,11 +37,10 @@ from pathlib import Path
 
 from ..config import saved_config
 from ..data.formatting import tokenize_sample
-from ..data.heldout import HELDOUT_FILE
 from ..data.prepare import load_general, prepare
 from ..data.readers import load_dataset
 from ..errors import RunError, StudioError
-from ..files import write_text_atomic
+from ..files import HELDOUT_FILE, write_text_atomic
 from ..models import fingerprint, load_model, load_tokenizer, pick_device, resolve_model
 from .chatpath import EngineChat, ServerChat, check_chat_path
 from .effect import (

@@ -62,11 +62,16 @@ def probe_from_sample(sample: Sample) -> Probe:
     return Probe(messages=sample.messages[:last], answer=sample.messages[last]["content"])
 
 
+def is_probe_file(records: list) -> bool:
+    """Held-out prompts ({"prompt": ...} records) rather than training data."""
+    return bool(records) and all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records)
+
+
 def read_probes(path: str | Path) -> list[Probe]:
-    """{"prompt", "expect_any"?, "answer"?, "system"?} records (JSON array or JSONL), or any
-    dataset file our readers read (Alpaca, ShareGPT, messages)."""
+    """{"prompt", "expect_any"?, "answer"?, "system"?, "kind"?} records (JSON array or JSONL), or
+    any dataset file our readers read (Alpaca, ShareGPT, messages)."""
     records = read_records(path)
-    if records and all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records):
+    if is_probe_file(records):
         probes = []
         for r in records:
             messages = [{"role": "system", "content": r["system"]}] if r.get("system") else []

@@ -21,11 +21,19 @@ from .storage import DatasetStore, TokenizerCache
 BUILD_LOCK = threading.RLock()
 
 
-def plan_without_weights(config, tokenizer):
-    from ..training.setup import plan_run
+def plan_without_weights(config, tokenizer, apply_fixes: bool = False):
+    """The plan for the form (no weights; the time from cached step costs when there are some);
+    with `apply_fixes`, every finding's fix applied first (`setup.extra["applied"]`)."""
+    from ..training.setup import calibrate, plan_run, plan_with_fixes
 
     with BUILD_LOCK:
-        return plan_run(config, load_weights=False, tokenizer=tokenizer)
+        applied = []
+        if apply_fixes:
+            config, applied = plan_with_fixes(config, tokenizer=tokenizer)
+        setup = plan_run(config, load_weights=False, tokenizer=tokenizer)
+        calibrate(setup, config, measure=False)
+        setup.extra["applied"] = applied
+        return setup
 
 
 class EngineHolder:

@@ -27,11 +27,11 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data.formatting import IGNORE_INDEX, TokenizedSample, template_hash
-from ..data.heldout import HELDOUT_FILE
 from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
+from ..files import HELDOUT_FILE
 from ..models import fingerprint
 from . import distributed
 from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
