@@ -106,7 +106,8 @@ def expand(data: str | Path, output: str | Path, target: int = 150, method: str 
                           seed=seed, keep_out=keep_out, **kwargs)
 
 
-def tune(data: str, probes: str, output: str, budget: str | float = "15m", max_trials: int = 3, **kwargs):
+def tune(data: str, probes: str | None = None, output: str = "runs/tune", budget: str | float = "15m", max_trials: int = 3,
+         **kwargs):
     """Try up to `max_trials` recipes as short runs within `budget`, score each on voice, facts and
     retention, keep the best (OUTPUT/best, OUTPUT/tune.json). See tuning.py."""
     from .tuning import tune as _tune

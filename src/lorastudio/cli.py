@@ -38,13 +38,17 @@ def data_inspect(
     file: Annotated[Path, typer.Argument(help="Alpaca, ShareGPT or OpenAI-messages file (.json/.jsonl)")],
     model: Annotated[Optional[str], Opt(help="count tokens with this model's tokenizer and chat template")] = None,
     max_seq_len: Annotated[int, Opt(help="report samples longer than this")] = 512,
+    var: Annotated[Optional[list[str]], Opt("--var", help="fill {{NAME}} placeholders: --var name=小助手")] = None,
     as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
 ):
-    """Format, counts, token lengths (p50/p95/max), duplicates and truncation of a dataset."""
+    """Format, counts, token lengths (p50/p95/max), duplicates, truncation, tool calls, placeholders
+    and keys not read of a dataset."""
+    from .config import make_config
     from .data.readers import load_dataset
     from .data.stats import format_inspect_report, inspect_dataset
 
-    ds = load_dataset(file)
+    variables = make_config(data="-", output="-", vars=var).vars if var else None
+    ds = load_dataset(file, variables)
     tok = None
     if model:
         from .models import load_tokenizer, resolve_model
@@ -266,7 +270,8 @@ def doctor(
 @app.command()
 def tune(
     data: Annotated[str, Opt(help="training data (.json/.jsonl)")],
-    probes: Annotated[str, Opt(help="held-out probes (JSONL with prompt, expect_any) to score on")],
+    probes: Annotated[Optional[str], Opt(help="held-out probes (prompt, expect_any) to score on "
+                                         "(default: prompts each trial holds out of the data)")] = None,
     output: Annotated[str, Opt("--output", "-o", help="folder for the trials, tune.json and best/")] = "runs/tune",
     budget: Annotated[str, Opt(help="time for all trials: 15m, 90s, 1h30m")] = "15m",
     max_trials: Annotated[int, Opt(min=1, max=100, help="configurations to try at most")] = 3,

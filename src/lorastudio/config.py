@@ -153,8 +153,11 @@ def saved_config(values: dict) -> TrainConfig:
     return TrainConfig.model_validate(known)
 
 
+FLAGS = {"vars": "--var", "auto": "--no-auto"}  # fields whose flag is not their name
+
+
 def flag_name(field: str) -> str:
-    return "--" + field.replace("_", "-")
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def _describe(errors: list[dict]) -> str:
@@ -167,9 +170,9 @@ def _describe(errors: list[dict]) -> str:
         elif e["type"] == "missing":
             parts.append(f"{flag_name(field)} is required")
         else:
-            shown = repr(value)
+            shown = repr(value[0] if field == "vars" and isinstance(value, list) and len(value) == 1 else value)
             shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown):,} characters)"
-            parts.append(f"{flag_name(field)}={shown}: {e['msg']}")
+            parts.append(f"{flag_name(field)}={shown}: {e['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

@@ -29,6 +29,7 @@ def demo_config(output: Path, epochs: int, model: str) -> dict:
         model=model, data=str(example_path("wukong_train.json")), output=str(output),
         probes=str(example_path("wukong_probes.jsonl")), markers=MARKERS,
         epochs=epochs, batch_size=2, grad_accum=2, lr=1e-4, lora_r=16, lora_alpha=32, max_seq_len=512,
+        auto=False,  # the demo's recipe exactly, not the one `train` would pick for this data
     )
 
 

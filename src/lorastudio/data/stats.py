@@ -114,6 +114,9 @@ def inspect_dataset(ds: Dataset, tokenizer=None, max_seq_len: int | None = None)
             "response": percentiles([_chars(s, trained=True) for s in samples]),
         },
         "tokens": _token_stats(ds, tokenizer, max_seq_len) if tokenizer is not None else None,
+        "tool_calls": ds.uses_tools,
+        "placeholders": ds.placeholders,
+        "warnings": [{"code": w.code, "name": w.name, "count": w.count, "records": w.records} for w in ds.warnings],
     }
 
 
@@ -159,4 +162,11 @@ def format_inspect_report(stats: dict) -> str:
     lines.append(f"exact duplicates (same prompt and response): {dup['count']}{shown}")
     short = stats["short_responses"]
     lines.append(f"short responses (< {SHORT_RESPONSE} chars): {short['count']}{_records(short)}")
+    if stats.get("tool_calls"):
+        lines.append(f"samples with tool calls or tool schemas: {stats['tool_calls']}")
+    for w in stats.get("warnings") or []:
+        shown = ", ".join(map(str, w["records"])) + (", ..." if w["count"] > len(w["records"]) else "")
+        what = ("key not read" if w["code"] == "unknown_key" else "placeholder not filled (--var NAME=VALUE)")
+        name = w["name"] if w["code"] == "unknown_key" else "{{" + w["name"] + "}}"
+        lines.append(f"warning: {what}: {name} in {w['count']} records ({shown})")
     return "\n".join(lines)

@@ -370,6 +370,7 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
         "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
+        "applied": setup.extra.get("applied", []),
         "plan": setup.plan.to_dict(),
         "base_model": fingerprint(setup.source),
         "chat_template": tok.chat_template,
