@@ -4,7 +4,8 @@
                (double the learning rate, attention only instead of all-linear, no general
                replay, half the learning rate), or the caller's own list of overrides; a trial
                that fails (out of memory, say) is recorded and the next one runs
-    budget     each trial's time is estimated before it starts: the plan's estimate, scaled by
+    budget     each trial's time is estimated before it starts: the plan's estimate (from step
+               costs measured on this machine, training/estimate.py), scaled by
                how far the trials already run were from theirs (measured / estimated), plus the
                last trial's doctor time; a trial that would end past the budget is skipped
     score      on held-out probes (a probes file, or without one the prompts each trial holds out
@@ -201,7 +202,7 @@ def _marker_list(markers) -> list[str] | None:
 
 def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options: dict) -> None:
     """Train and score one trial, or say why not (skipped, refused, failed), into `trial`."""
-    estimate = plan(config).plan.estimated_seconds or 0.0
+    estimate = plan(config, measure=True).plan.estimated_seconds or 0.0  # step costs measured here, as training's
     expected = estimate * (clock.ratio or 1.0) + clock.doctor_s
     trial.estimated_seconds = round(expected, 1)
     if expected > clock.left():

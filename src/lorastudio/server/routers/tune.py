@@ -49,18 +49,14 @@ def _check_fields(fields: dict) -> None:
                           "target modules and general replay are what it tries",
                           fix=f"send only {', '.join(TUNE_FIELDS)}; or train with those settings instead",
                           option=f"--{extra[0].replace('_', '-')}")
-    if not fields.get("probes"):
-        raise ApiError(422, "no_probes", "tune scores each trial on held-out probes, and none were chosen",
-                       "自动调参要用留出测试问题给每次尝试打分，但没有选择测试问题文件",
-                       "choose a probes file (JSONL with prompt and expect_any)",
-                       "请选择测试问题文件（含 prompt 和 expect_any 的 JSONL）")
 
 
 @router.post("/tune", status_code=201)
 def submit_tune(req: TuneRequest, runner: RunnerDep, jobs: JobsDep, datasets: DatasetsDep,
                 tokenizers: TokenizersDep, settings: SettingsDep) -> dict:
     """Queue `lorastudio tune`: up to `max_trials` short runs within `budget`, each scored on the
-    probes; the best is registered as adapter NAME. Refused (422, with the findings) when the
+    probes (or, without a probes file, on prompts held out of the data); the best is registered
+    as adapter NAME. Refused (422, with the findings) when the
     first trial's plan (the recommended recipe) has error-level findings and `force` is false."""
     name = validate_name(req.name, "tune name") if req.name else _free_name(settings)
     if (settings.runs / name).exists() or (settings.tunes / name).exists() or jobs.list(ACTIVE, name=name):
