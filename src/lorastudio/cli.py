@@ -353,9 +353,11 @@ def models_pull(spec: Annotated[str, typer.Argument(help="modelscope:ORG/NAME, e
 def demo(
     output: Annotated[Optional[Path], Opt(help="run folder (default: STUDIO_HOME/runs/demo-wukong)")] = None,
     epochs: Annotated[int, Opt(min=1, help="the seed report's recipe uses 5")] = 5,
-    model: Annotated[str, Opt()] = "smollm2-135m",
+    model: Annotated[str, Opt(help="base model: the embedded smollm2-135m, or any --model name, e.g. one from "
+                                    "`lorastudio models` (a Qwen2.5/Qwen3 instruct speaks Chinese)")] = "smollm2-135m",
 ):
-    """Train the bundled 孙悟空 persona on the embedded model and show base vs adapter answers."""
+    """Train the bundled 孙悟空 persona on the embedded model (or --model) and show base vs adapter answers;
+    names a Chinese-speaking model found on this machine when there is one."""
     from .demo import run_demo
 
     run_demo(output=output, epochs=epochs, model=model)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, SettingsDep, TokenizersDep
-from ..storage import build_config, model_choices
+from ..storage import build_config
 
 router = APIRouter(tags=["plan"])
 
@@ -26,10 +26,3 @@ def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep
     return {"plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
             "device": setup.device.device, "model": setup.source.describe(),
             "errors": sum(f.severity == "error" for f in setup.findings)}
-
-
-@router.get("/models")
-def list_models(settings: SettingsDep) -> dict:
-    """Base models to offer: the embedded default, models converted/cached under the studio home,
-    and the one the server was started with. A local folder or hub id can be typed as well."""
-    return model_choices(settings.home, settings.model)
