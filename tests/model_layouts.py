@@ -11,6 +11,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 OLLAMA_CHATML = (  # the Go template Ollama ships with ChatML models (qwen2 and the like)
     "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}{{ if .Prompt }}<|im_start|>user\n"
     "{{ .Prompt }}<|im_end|>\n{{ end }}<|im_start|>assistant\n{{ .Response }}<|im_end|>\n"
@@ -132,3 +134,42 @@ def lmstudio_file(root: Path, publisher: str, repo: str, gguf_file: Path) -> Pat
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(gguf_file, target)
     return target
+
+
+# ---- fixtures (import them into a test module to use them) ----------------------------------
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_model_dir, tmp_path_factory) -> Path:
+    return write_tiny_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-qwen2-f32.gguf")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_bare(tiny_model_dir, tmp_path_factory) -> Path:
+    """The same weights without a chat template in the GGUF, as older Ollama models ship."""
+    return write_tiny_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-bare.gguf", chat_template=False)
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Every root pointed into tmp_path (HOME too, so no default under the real home is read)."""
+    paths = {k: tmp_path / k for k in ("ollama", "hf", "modelscope", "lmstudio", "home")}
+    for var in ("HF_HOME", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(paths["home"]))
+    monkeypatch.setenv("OLLAMA_MODELS", str(paths["ollama"]))
+    monkeypatch.setenv("HF_HUB_CACHE", str(paths["hf"]))
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(paths["modelscope"]))
+    monkeypatch.setenv("LMSTUDIO_MODELS", str(paths["lmstudio"]))
+    return paths
+
+
+@pytest.fixture
+def laid_out(places, tiny_model_dir, tiny_gguf) -> dict[str, Path]:
+    """One model in each place, as each tool lays it out."""
+    ollama_model(places["ollama"], "tiny:latest", tiny_gguf)
+    hf_snapshot(places["hf"], "Org/Tiny-Instruct", tiny_model_dir, COMMIT)
+    modelscope_folder(places["modelscope"], "Qwen/Tiny2.5-0.5B-Instruct", tiny_model_dir)
+    lmstudio_file(places["lmstudio"], "pub", "Tiny-GGUF", tiny_gguf)
+    return places

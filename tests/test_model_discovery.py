@@ -12,51 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from model_layouts import (OLLAMA_CHATML, OLLAMA_OTHER, hf_snapshot, lmstudio_file, modelscope_folder, ollama_model,
-                           sha256, write_tiny_gguf)
+from model_layouts import (COMMIT, OLLAMA_CHATML, OLLAMA_OTHER, hf_snapshot, laid_out, lmstudio_file,  # noqa: F401
+                           ollama_model, places, sha256, tiny_gguf, tiny_gguf_bare)
 
 from lorastudio.errors import ModelError
 from lorastudio.models import fingerprint, resolve_model
 from lorastudio.models.discovery import chinese_chat_models, find_models, roots
 from lorastudio.models.ggufinfo import read_gguf_info
 from lorastudio.models.ollama import CHATML_JINJA, normalize_name
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(scope="session")
-def tiny_gguf(tiny_model_dir, tmp_path_factory) -> Path:
-    return write_tiny_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-qwen2-f32.gguf")
-
-
-@pytest.fixture(scope="session")
-def tiny_gguf_bare(tiny_model_dir, tmp_path_factory) -> Path:
-    """The same weights without a chat template in the GGUF, as older Ollama models ship."""
-    return write_tiny_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-bare.gguf", chat_template=False)
-
-
-@pytest.fixture
-def places(tmp_path, monkeypatch) -> dict[str, Path]:
-    """Every root pointed into tmp_path (HOME too, so no default under the real home is read)."""
-    paths = {k: tmp_path / k for k in ("ollama", "hf", "modelscope", "lmstudio", "home")}
-    for var in ("HF_HOME", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(paths["home"]))
-    monkeypatch.setenv("OLLAMA_MODELS", str(paths["ollama"]))
-    monkeypatch.setenv("HF_HUB_CACHE", str(paths["hf"]))
-    monkeypatch.setenv("MODELSCOPE_CACHE", str(paths["modelscope"]))
-    monkeypatch.setenv("LMSTUDIO_MODELS", str(paths["lmstudio"]))
-    return paths
-
-
-@pytest.fixture
-def laid_out(places, tiny_model_dir, tiny_gguf) -> dict[str, Path]:
-    """One model in each place, as each tool lays it out."""
-    ollama_model(places["ollama"], "tiny:latest", tiny_gguf)
-    hf_snapshot(places["hf"], "Org/Tiny-Instruct", tiny_model_dir, COMMIT)
-    modelscope_folder(places["modelscope"], "Qwen/Tiny2.5-0.5B-Instruct", tiny_model_dir)
-    lmstudio_file(places["lmstudio"], "pub", "Tiny-GGUF", tiny_gguf)
-    return places
 
 
 def specs(found) -> set[str]:

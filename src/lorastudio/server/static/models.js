@@ -13,7 +13,7 @@ MODELS.fetch = async function (fresh) {
   return MODELS.data;
 };
 
-MODELS.params = (n) => (!n ? "?" : n >= 1e9 ? (n / 1e9).toFixed(1) + "B" : Math.round(n / 1e6) + "M");
+MODELS.params = (n) => (!n ? "?" : n >= 1e9 ? (n / 1e9).toFixed(1) + "B" : n >= 1e6 ? Math.round(n / 1e6) + "M" : Math.round(n / 1e3) + "K");
 
 // <option>s grouped by where each model is; one that cannot be trained is shown disabled, its
 // reason as the tooltip. `current` is listed even when it is none of them (a typed folder).
