@@ -177,10 +177,29 @@ def test_a_go_template_it_cannot_translate_is_refused_by_name(places, tiny_gguf_
     ollama_model(places["ollama"], "odd:7b", tiny_gguf_bare, template=OLLAMA_OTHER)
     ollama_model(places["ollama"], "none:7b", tiny_gguf_bare)
     found = {m.name: m for m in find_models(("ollama",))[0]}
-    assert "Go template" in found["odd:7b"].problem and "no chat template" in found["none:7b"].problem
+    assert found["odd:7b"].template == "ollama:go" and "Go template" in found["odd:7b"].problem
+    assert found["none:7b"].template == "" and "no chat template" in found["none:7b"].problem
     with pytest.raises(ModelError, match="ollama:odd:7b .* cannot be trained: the GGUF has no chat template") as err:
         resolve_model("ollama:odd:7b")
     assert "tokenizer_config.json" in err.value.fix
+
+
+def test_a_llama3_go_template_becomes_metas_jinja_template():
+    import jinja2
+
+    from lorastudio.models.ollama import go_template_to_jinja
+
+    go = ("{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}"
+          "{{ if .Prompt }}<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>{{ end }}"
+          "<|start_header_id|>assistant<|end_header_id|>\n\n{{ .Response }}<|eot_id|>")
+    jinja, layout = go_template_to_jinja(go)
+    assert layout == "llama3"
+    text = jinja2.Environment().from_string(jinja).render(
+        messages=[{"role": "system", "content": "S"}, {"role": "user", "content": " 你好 "}], bos_token="<|begin_of_text|>",
+        add_generation_prompt=True)
+    assert text == ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\n你好<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert go_template_to_jinja(OLLAMA_OTHER) == (None, None) and go_template_to_jinja(None) == (None, None)
 
 
 # ---- a run from an Ollama blob -------------------------------------------------------------

@@ -95,6 +95,6 @@ def chinese_model_hint() -> str | None:
         return None
     best = picks[0]
     times = best.n_params / EMBEDDED_PARAMS
+    cost = f" ({times:.0f}x the parameters, so about {times:.0f}x the training time)" if times >= 1.5 else ""
     return (f"found {best.name} ({best.source}, {human_count(best.n_params)} parameters) on this machine; it speaks "
-            f"Chinese, which the embedded SmolLM2 barely does. The demo on it: lorastudio demo --model {best.spec} "
-            f"({times:.0f}x the parameters, so about {times:.0f}x the training time)")
+            f"Chinese, which the embedded SmolLM2 barely does. The demo on it: lorastudio demo --model {best.spec}{cost}")

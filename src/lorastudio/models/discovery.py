@@ -41,7 +41,8 @@ class FoundModel:
     architecture: str
     n_params: int | None
     quantization: str
-    template: str  # where the chat template comes from: gguf, tokenizer, ollama:chatml, ollama:llama3; "" when none
+    template: str  # where the chat template comes from: gguf, tokenizer, ollama:chatml, ollama:llama3 (Ollama's Go
+    # template, translated), ollama:go (Ollama's, not translated: the model cannot be trained); "" when none
     size_bytes: int
     digest: str = ""  # the GGUF's sha256:<hex> (Ollama) or the snapshot's commit (Hugging Face)
     problem: str = ""  # why it cannot be trained as it is; empty when it can
@@ -123,24 +124,17 @@ def gguf_architectures() -> set[str]:
 def gguf_entry(path: Path, source: str, name: str, size: int | None = None, go_template: str | None = None,
                digest: str = "", aliases: list[str] | None = None) -> FoundModel | None:
     """An entry for a GGUF file, or None when it is not a chat model (an embedding model, a projector)."""
+    from ..errors import ModelError
+
+    size = size if size is not None else _size(path)
     try:
         info = gguf_info(path)
-    except Exception as e:  # a truncated or foreign file: listed with the reason, never a crash
-        return FoundModel(f"{source}:{name}", name, source, str(path), "gguf", "?", None, "?", "",
-                          size if size is not None else _size(path), digest, problem=str(getattr(e, "message", e)),
-                          aliases=aliases or [])
+    except (ModelError, OSError) as e:  # a truncated or foreign file: listed with the reason, never a crash
+        return FoundModel(f"{source}:{name}", name, source, str(path), "gguf", "?", None, "?", "", size, digest,
+                          problem=str(getattr(e, "message", e)), aliases=aliases or [])
     if not info.is_chat_model:
         return None
-    template, mapped, problem = ("gguf", None, "") if info.chat_template else ("", None, "")
-    if not info.chat_template and go_template:
-        mapped, layout = go_template_to_jinja(go_template)
-        if mapped:
-            template = f"ollama:{layout}"
-        else:
-            problem = ("the GGUF has no chat template, and Ollama's is a Go template of a layout LoRA Studio cannot "
-                       "translate to Jinja (ChatML and Llama 3 are translated)")
-    elif not info.chat_template:
-        problem = "no chat template in the GGUF (a base model?)"
+    template, mapped, problem = template_for(info, go_template)
     if not problem and info.architecture not in gguf_architectures():
         problem = f"transformers cannot read GGUF architecture '{info.architecture}' into a model to train"
     split = SPLIT_GGUF.search(path.name)
@@ -148,8 +142,22 @@ def gguf_entry(path: Path, source: str, name: str, size: int | None = None, go_t
         problem = (f"a GGUF split in {int(split.group(2))} parts; merge them first: "
                    f"llama-gguf-split --merge {path.name} merged.gguf")
     return FoundModel(f"{source}:{name}", name, source, str(path), "gguf", info.architecture, info.n_params,
-                      info.quantization, template, size if size is not None else _size(path), digest, problem,
-                      aliases or [], mapped)
+                      info.quantization, template, size, digest, problem, aliases or [], mapped)
+
+
+def template_for(info: GGUFInfo, go_template: str | None) -> tuple[str, str | None, str]:
+    """(where the chat template comes from, a Jinja template to add, why there is none usable).
+    The GGUF's own wins, as it does in Ollama; else Ollama's Go template, translated when it
+    is ChatML or Llama 3 (Jinja cannot run Go templates)."""
+    if info.chat_template:
+        return "gguf", None, ""
+    if not go_template:
+        return "", None, "no chat template in the GGUF (a base model?)"
+    mapped, layout = go_template_to_jinja(go_template)
+    if mapped:
+        return f"ollama:{layout}", mapped, ""
+    return "ollama:go", None, ("the GGUF has no chat template, and Ollama's is a Go template of a layout LoRA Studio "
+                               "cannot translate to Jinja (ChatML and Llama 3 are translated)")
 
 
 def folder_entry(folder: Path, source: str, name: str, digest: str = "", aliases: list[str] | None = None) -> FoundModel | None:
