@@ -222,7 +222,10 @@ def test_a_gguf_file_records_its_hash_computed_at_conversion(places, tiny_gguf):
     src = resolve_model(str(tiny_gguf))
     info = fingerprint(src)
     assert info["gguf_sha256"] == hashlib.sha256(tiny_gguf.read_bytes()).hexdigest()
-    assert json.loads((Path(src.path) / "SOURCE.json").read_text())["gguf"] == str(tiny_gguf)
+    source_file = Path(src.path) / "SOURCE.json"
+    assert json.loads(source_file.read_text())["gguf"] == str(tiny_gguf)
+    source_file.unlink()  # a folder converted before SOURCE.json existed: the hash is computed once, the rest unchanged
+    assert fingerprint(src) == info and source_file.is_file()
 
 
 # ---- the demo's suggestion -----------------------------------------------------------------

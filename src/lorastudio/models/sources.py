@@ -213,7 +213,9 @@ def fingerprint(source: ModelSource) -> dict:
         info["gguf_sha256"] = source.gguf_sha256 or gguf_sha256(Path(source.path), gguf)
     h = hashlib.sha256()
     folder = Path(source.path)
-    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
+    # SOURCE.json says where the folder came from, not what it holds: left out, so that folders
+    # converted before it existed keep their hash once it is written.
+    for f in sorted(p for p in folder.glob("*.json") if p.name != SOURCE_FILE) + sorted(folder.glob("*.safetensors")):
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}".encode())
         if f.suffix == ".json":
