@@ -89,7 +89,8 @@ def _split(value: str | None) -> list[str] | None:
 # ---- plan and train ---------------------------------------------------------------------------
 def _train_command(
     ctx: typer.Context,
-    model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file or a hub id")] = None,
+    model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file, a hub id, or "
+                                             "ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME (see `lorastudio models`)")] = None,
     data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl): Alpaca, ShareGPT (tool calls too) or messages")] = None,
     output: Annotated[Optional[str], Opt("--output", "-o", help="run folder")] = None,
     config: Annotated[Optional[Path], Opt(help="JSON/YAML file of options (seed-report key names accepted)")] = None,
@@ -334,14 +335,54 @@ def chat(
         session.repl()
 
 
+# ---- models -----------------------------------------------------------------------------------
+models_app = typer.Typer(invoke_without_command=True, help="Chat models already on this machine: Ollama, the Hugging Face "
+                         "and ModelScope caches, LM Studio, and the embedded model. Pass a name to --model.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    source: Annotated[Optional[str], Opt(help="only one place: embedded, ollama, hf, modelscope or lmstudio")] = None,
+    as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
+):
+    """List the chat models found (name for --model, source, architecture, parameters, quantisation,
+    chat template, size on disk); those that cannot be trained say why."""
+    if ctx.invoked_subcommand:
+        return
+    from .models.discovery import SOURCES, find_models, roots
+
+    if source is not None and source not in SOURCES:
+        raise StudioError(f"--source {source!r} is not a place models are looked for", fix=f"use one of: {', '.join(SOURCES)}")
+    found, warnings = find_models((source,) if source else SOURCES)
+    if as_json:
+        _dump({"models": [m.to_dict() for m in found], "warnings": warnings, "roots": roots()})
+    else:
+        from .console import print_models
+
+        print_models(found, warnings, roots())
+
+
+@models_app.command("pull")
+def models_pull(spec: Annotated[str, typer.Argument(help="modelscope:ORG/NAME, e.g. modelscope:Qwen/Qwen2.5-0.5B-Instruct")]):
+    """Download a ModelScope model into its cache (needs `pip install modelscope`); then pass it to --model."""
+    from .models.pull import pull
+
+    entry, downloaded = pull(spec)
+    print(f"{'downloaded' if downloaded else 'already in the cache'}: {entry.path}\nuse it: --model {entry.spec}")
+
+
 # ---- demo and serve ---------------------------------------------------------------------------
 @app.command()
 def demo(
     output: Annotated[Optional[Path], Opt(help="run folder (default: STUDIO_HOME/runs/demo-wukong)")] = None,
     epochs: Annotated[int, Opt(min=1, help="the seed report's recipe uses 5")] = 5,
-    model: Annotated[str, Opt()] = "smollm2-135m",
+    model: Annotated[str, Opt(help="base model: the embedded smollm2-135m, or any --model name, e.g. one from "
+                                    "`lorastudio models` (a Qwen2.5/Qwen3 instruct speaks Chinese)")] = "smollm2-135m",
 ):
-    """Train the bundled 孙悟空 persona on the embedded model and show base vs adapter answers."""
+    """Train the bundled 孙悟空 persona on the embedded model (or --model) and show base vs adapter answers;
+    names a Chinese-speaking model found on this machine when there is one."""
     from .demo import run_demo
 
     run_demo(output=output, epochs=epochs, model=model)

@@ -166,3 +166,39 @@ def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: st
 def fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)  # the message quotes user input
     sys.stderr.flush()
+
+
+def human_count(n: int | None) -> str:
+    """135M, 1.5B: parameter counts as model cards write them."""
+    if not n:
+        return "?"
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def print_models(found: list, warnings: list[str], roots: dict[str, list[str]]) -> None:
+    """`lorastudio models`: a row per chat model found, then why some cannot be trained, then where we looked."""
+    t = Table(title=f"Chat models on this machine ({len(found)})", title_justify="left")
+    for name in ("--model", "source", "arch", "params", "quant", "template", "size"):
+        t.add_column(name, overflow="fold")
+    for m in found:
+        style = "" if m.usable else "dim"
+        t.add_row(escape(m.spec), m.source, escape(m.architecture), human_count(m.n_params), escape(m.quantization),
+                  escape(m.template or "none"), human_bytes(m.size_bytes), style=style)
+    console.print(t)
+    unusable = [m for m in found if not m.usable]
+    if unusable:
+        console.print("[bold]cannot be trained as they are[/bold] (dimmed above)")
+        for m in unusable:
+            console.print(f"  {escape(m.spec)}: {escape(m.problem)}")
+    for w in warnings:
+        console.print(f"[yellow]skipped[/yellow] {escape(w)}")
+    looked = "; ".join(f"{k} {', '.join(v)}" for k, v in roots.items())
+    console.print(f"[dim]looked in: {escape(looked)} (OLLAMA_MODELS, HF_HUB_CACHE / HF_HOME, MODELSCOPE_CACHE, "
+                  "LMSTUDIO_MODELS point elsewhere)[/dim]", soft_wrap=True)

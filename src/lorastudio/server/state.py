@@ -50,6 +50,7 @@ class EngineHolder:
         self._engine = engine
         self._loader = loader
         self._lock = threading.Lock()
+        self.model = settings.model  # the base chat loads; the chat page's picker changes it (switch)
 
     @property
     def loaded(self) -> bool:
@@ -59,16 +60,32 @@ class EngineHolder:
         if self._engine is None:
             with self._lock, BUILD_LOCK:
                 if self._engine is None:
-                    if self._loader is not None:
-                        self._engine = self._loader(self.settings.model)
-                    else:
-                        from ..serving.engine import ChatEngine
+                    self._engine = self._load(self.model)
+        return self._engine
 
-                        self._engine = ChatEngine.load(self.settings.model)
+    def _load(self, model: str):
+        if self._loader is not None:
+            return self._loader(model)
+        from ..serving.engine import ChatEngine
+
+        return ChatEngine.load(model)
+
+    def switch(self, model: str):
+        """Load another base model for chat in place of the current one (its adapters are
+        dropped; they are loaded again from the registry when named). The model is resolved
+        first, so an unknown name fails before anything is unloaded."""
+        from ..models import resolve_model
+
+        if self._engine is not None and model == self._engine.model_name:
+            return self._engine
+        with self._lock, BUILD_LOCK:
+            resolve_model(model)
+            self._engine = self._load(model)
+            self.model = model
         return self._engine
 
     def base_names(self) -> set[str]:
-        names = {BASE, self.settings.model}
+        names = {BASE, self.settings.model, self.model}
         if self._engine is not None:
             names.add(self._engine.model_name)
         return names
@@ -96,7 +113,7 @@ class EngineHolder:
 
     def describe(self) -> dict:
         if self._engine is None:
-            return {"loaded": False, "model": self.settings.model, "adapters": [], "active": BASE}
+            return {"loaded": False, "model": self.model, "adapters": [], "active": BASE}
         e = self._engine
         return {"loaded": True, "model": e.model_name, "device": getattr(e, "device", "cpu"),
                 "adapters": sorted(e.adapters), "active": e.active}

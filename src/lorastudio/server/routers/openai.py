@@ -128,7 +128,7 @@ def _generate_with_logprobs(engine, messages: list[dict], adapter: str, cfg: Gen
 def models(holder: EngineDep, registry: RegistryDep) -> dict:
     """The base model and every finished adapter, as OpenAI model objects."""
     now = int(time.time())
-    base = holder.get().model_name if holder.loaded else holder.settings.model
+    base = holder.get().model_name if holder.loaded else holder.model
     data = [{"id": base, "object": "model", "created": now, "owned_by": "lorastudio", "root": base}]
     for e in registry.scan():
         data.append({"id": e.name, "object": "model", "created": now, "owned_by": "lorastudio", "root": e.base_model,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ...config import PATH_FIELDS
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, SettingsDep, TokenizersDep
-from ..storage import build_config, model_choices
+from ..storage import build_config
 
 router = APIRouter(tags=["plan"])
 
@@ -40,10 +40,3 @@ def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep
             "heldout": [h.to_dict() for h in setup.heldout[:8]],
             "placeholders": setup.dataset.placeholders,
             "errors": sum(f.severity == "error" for f in setup.findings)}
-
-
-@router.get("/models")
-def list_models(settings: SettingsDep) -> dict:
-    """Base models to offer: the embedded default, models converted/cached under the studio home,
-    and the one the server was started with. A local folder or hub id can be typed as well."""
-    return model_choices(settings.home, settings.model)

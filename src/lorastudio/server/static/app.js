@@ -229,14 +229,7 @@ TRAIN.pick = function (name) {
   TRAIN.schedulePlan();
 };
 
-TRAIN.loadModels = async function () {
-  try {
-    const m = await api("GET", "/api/models");
-    const opts = [m.default].concat(m.embedded, m.cached).filter((v, i, a) => v && a.indexOf(v) === i);
-    $("#model-list").innerHTML = opts.map((o) => `<option value="${esc(o)}">`).join("");
-    if (!TRAIN.form().model.value) { TRAIN.form().model.value = m.default; TRAIN.schedulePlan(); }
-  } catch (e) { /* the plan shows model errors */ }
-};
+// TRAIN.loadModels: in models.js, with the model pickers
 
 TRAIN.config = function () {
   const f = TRAIN.form(), c = {};

@@ -48,7 +48,12 @@ const MESSAGES = {
     "ex.none": "Nothing accepted: keep at least one sample.",
     // train
     "tr.title": "Train a LoRA adapter", "tr.name": "Run name", "tr.name.ph": "automatic (run-date-time)",
-    "tr.model": "Base model", "tr.model.hint": "embedded default, a cached model, a local folder or a hub id (org/name)",
+    "tr.model": "Base model", "tr.model.hint": "embedded default, a model found on this machine (ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME), a local folder, a .gguf file or a hub id (org/name)",
+    // model pickers (static/models.js)
+    "mp.found": "Models on this machine", "mp.choose": "— choose one, or type below —", "mp.group.embedded": "Embedded",
+    "mp.group.ollama": "Ollama", "mp.group.hf": "Hugging Face cache", "mp.group.modelscope": "ModelScope cache",
+    "mp.group.lmstudio": "LM Studio", "mp.group.cached": "Converted before", "mp.loading": "Loading {model}…",
+    "mp.loaded": "Chatting with {model}", "mp.notloaded": "loaded with the first message", "ch.model": "Base model to chat with",
     "tr.data": "Dataset", "tr.probes": "Held-out probes", "tr.probes.none": "(none)",
     "tr.epochs": "Epochs", "tr.batch": "Batch size", "tr.accum": "Gradient accumulation", "tr.lr": "Learning rate",
     "tr.r": "LoRA rank", "tr.alpha": "LoRA alpha", "tr.maxlen": "Max length (tokens)", "tr.targets": "Target modules",
@@ -154,7 +159,12 @@ const MESSAGES = {
     "ex.saved": "已保存 {name}：{n} 条样本。", "ex.saved.probes": "测试问题已保存为 {probes}，并已在训练页选中。",
     "ex.none": "没有接受任何样本：请至少保留一条。",
     "tr.title": "训练 LoRA 适配器", "tr.name": "运行名称", "tr.name.ph": "自动（run-日期-时间）",
-    "tr.model": "基础模型", "tr.model.hint": "内置默认模型、已缓存的模型、本地文件夹或 Hub 模型 ID（组织/名称）",
+    "tr.model": "基础模型", "tr.model.hint": "内置默认模型、本机已有的模型（ollama:名称、hf:组织/名称、modelscope:组织/名称、lmstudio:名称）、本地文件夹、.gguf 文件或 Hub 模型 ID（组织/名称）",
+    // 模型选择（static/models.js）
+    "mp.found": "本机已有的模型", "mp.choose": "— 选择一个，或在下方输入 —", "mp.group.embedded": "内置",
+    "mp.group.ollama": "Ollama", "mp.group.hf": "Hugging Face 缓存", "mp.group.modelscope": "魔搭 ModelScope 缓存",
+    "mp.group.lmstudio": "LM Studio", "mp.group.cached": "之前转换过的", "mp.loading": "正在加载 {model}…",
+    "mp.loaded": "当前对话模型：{model}", "mp.notloaded": "发送第一条消息时加载", "ch.model": "对话使用的基础模型",
     "tr.data": "数据集", "tr.probes": "留出测试问题（probes）", "tr.probes.none": "（无）",
     "tr.epochs": "训练轮数", "tr.batch": "批大小", "tr.accum": "梯度累积", "tr.lr": "学习率",
     "tr.r": "LoRA 秩", "tr.alpha": "LoRA alpha", "tr.maxlen": "最大长度（token）", "tr.targets": "目标模块",
