@@ -209,7 +209,7 @@ def test_a_run_on_an_ollama_blob_records_where_the_model_came_from(laid_out, tin
 
     run = tmp_path / "run"
     config = make_config(model="ollama:tiny", data=str(persona_seed), output=str(run), epochs=1, batch_size=4,
-                         grad_accum=1, lr=2e-3, max_seq_len=128, doctor=False)
+                         grad_accum=1, lr=2e-3, max_seq_len=128, doctor=False, auto=False)
     result = train(config, force=True)
     assert result.status == "done" and result.steps == 5
     base = json.loads((run / "manifest.json").read_text())["base_model"]

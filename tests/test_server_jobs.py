@@ -19,7 +19,9 @@ def make_app(home, model_dir):
 
 
 def submit(client, name: str, **config):
-    config = {"data": "wukong_train.json", "epochs": 1, "batch_size": 8, "grad_accum": 1, "doctor": False, **config}
+    # mix_general and eval_split given: the step counts below are the data's alone, not the recipe's
+    config = {"data": "wukong_train.json", "epochs": 1, "batch_size": 8, "grad_accum": 1, "doctor": False,
+              "mix_general": 0, "eval_split": 0, **config}
     r = client.post("/api/jobs", json={"name": name, "force": True, "config": config})
     assert r.status_code == 201, r.text
     return r.json()
