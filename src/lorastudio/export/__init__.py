@@ -1,0 +1,124 @@
+"""Take a trained adapter home: merged folder, GGUF, llama.cpp LoRA GGUF, or an Ollama folder.
+
+    from lorastudio.export import export
+    result = export("runs/a", "gguf", "out/a.gguf", quant="q8_0")
+    result.ok, result.files, [c.summary() for c in result.checks]
+
+Every export is checked after writing: what was written is reloaded and compared with the
+adapter applied in PEFT on the run's first probes (verify.py). `result.ok` is False, and the
+CLI exits 1, when the numbers are off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ExportError
+from .gguf_model import QUANTS
+from .source import ExportSource, load_for_export, open_run
+from .verify import Check
+
+FORMATS = ("merged", "gguf", "gguf-lora", "ollama")
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class ExportResult:
+    format: str
+    out: Path
+    quant: str | None
+    files: dict[str, int] = field(default_factory=dict)  # path relative to out's folder → bytes
+    checks: list[Check] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    run_command: str | None = None  # what to type next (ollama create ...)
+
+    @property
+    def ok(self) -> bool:
+        """Every check passed (True, vacuously, when verification was turned off)."""
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "out": str(self.out), "quant": self.quant, "files": self.files, "ok": self.ok,
+                "checks": [c.to_dict() for c in self.checks], "details": self.details, "run_command": self.run_command}
+
+
+def check_request(fmt: str, quant: str | None) -> str | None:
+    """The format and quantisation, validated before any model is loaded."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
+    if fmt == "merged":
+        if quant not in (None, "f32"):
+            raise ExportError("a merged folder is saved in fp32 safetensors; --quant applies to GGUF formats",
+                              fix="drop --quant, or use --format gguf")
+        return None
+    allowed = ("f32", "f16") if fmt == "gguf-lora" else QUANTS
+    quant = quant or ("f32" if fmt == "gguf-lora" else "f16")
+    if quant not in allowed:
+        hint = " (q4_k_m needs llama.cpp's own quantizer: quantize our f16 file with llama-quantize)" if quant == "q4_k_m" else ""
+        raise ExportError(f"--quant {quant} is not available for --format {fmt}{hint}", fix=f"use one of: {', '.join(allowed)}")
+    return quant
+
+
+def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = None, *, probes: str | None = None,
+           n_probes: int = 5, max_new_tokens: int = 48, adapter_only: bool = False, overwrite: bool = False,
+           verify: bool = True, on_progress: Progress | None = None) -> ExportResult:
+    """Write the run's adapter in format `fmt` at `out` and check it (see the module docstring).
+    `adapter_only` (ollama): base GGUF plus the LoRA GGUF and an ADAPTER line, not one merged file."""
+    quant = check_request(fmt, quant)
+    src = open_run(run_dir)
+    out = Path(out)
+    target = _target(out, fmt, src.name, quant)
+    if target.exists() and not overwrite:
+        raise ExportError(f"{target} already exists", fix="choose another output, or pass --overwrite")
+    progress = on_progress or (lambda stage, fraction: None)
+    from . import writers
+
+    progress("loading the base model and the adapter", 0.02)
+    source = src.base()
+    tokenizer, model = load_for_export(src, source)
+    job = writers.Job(src, source, tokenizer, model, quant, target, probes, n_probes, max_new_tokens, verify, progress)
+    progress("answering the probes with the adapter (the reference)", 0.1)
+    job.make_references()
+    result = ExportResult(fmt, target, quant)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix == ".gguf":
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
+        staged = tmp / target.name
+    else:
+        tmp = staged = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
+    try:
+        {"merged": writers.merged, "gguf": writers.gguf, "gguf-lora": writers.gguf_lora,
+         "ollama": writers.ollama}[fmt](job, staged, result, adapter_only)
+        _move_into_place(staged, target, overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.files = _sizes(target)
+    progress("done", 1.0)
+    return result
+
+
+def _target(out: Path, fmt: str, name: str, quant: str | None) -> Path:
+    """A GGUF format given a folder writes NAME-QUANT.gguf (NAME-lora-QUANT.gguf) into it."""
+    if fmt in ("gguf", "gguf-lora") and out.suffix != ".gguf":
+        return out / (f"{name}-lora-{quant}.gguf" if fmt == "gguf-lora" else f"{name}-{quant}.gguf")
+    return out
+
+
+def _move_into_place(staged: Path, target: Path, overwrite: bool) -> None:
+    if target.exists() and overwrite:
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    os.replace(staged, target)
+
+
+def _sizes(target: Path) -> dict[str, int]:
+    if target.is_file():
+        return {target.name: target.stat().st_size}
+    return {str(p.relative_to(target)): p.stat().st_size for p in sorted(target.rglob("*")) if p.is_file()}
+
+
+__all__ = ["FORMATS", "ExportResult", "ExportSource", "check_request", "export"]
