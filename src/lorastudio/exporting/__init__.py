@@ -1,7 +1,7 @@
 """Take a trained adapter home: merged folder, GGUF, llama.cpp LoRA GGUF, or an Ollama folder.
 
-    from lorastudio.export import export
-    result = export("runs/a", "gguf", "out/a.gguf", quant="q8_0")
+    import lorastudio as ls
+    result = ls.export("runs/a", "gguf", "out/a.gguf", quant="q8_0")
     result.ok, result.files, [c.summary() for c in result.checks]
 
 Every export is checked after writing: what was written is reloaded and compared with the
@@ -80,6 +80,12 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = N
 
     progress("loading the base model and the adapter", 0.02)
     source = src.base()
+    if fmt != "merged":  # refuse an architecture llama.cpp's graph would not match before loading weights
+        from transformers import AutoConfig
+
+        from .arch import arch_for
+
+        arch_for(AutoConfig.from_pretrained(source.path, trust_remote_code=src.trust_remote_code))
     tokenizer, model = load_for_export(src, source)
     job = writers.Job(src, source, tokenizer, model, quant, target, probes, n_probes, max_new_tokens, verify, progress)
     progress("answering the probes with the adapter (the reference)", 0.1)
@@ -102,6 +108,28 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = N
     return result
 
 
+def format_result(result: ExportResult) -> str:
+    """What the CLI prints: the files with their sizes, each check's numbers, what to run next."""
+    lines = [f"{result.format} export: {result.out}"]
+    lines += [f"  {name}  {_human(size)}" for name, size in result.files.items()]
+    lines += [("  ok      " if c.ok else "  FAILED  ") + c.summary() for c in result.checks]
+    if not result.checks:
+        lines.append("  not verified (--no-verify)")
+    if result.run_command:
+        lines.append(f"run it: {result.run_command}")
+    if not result.ok:
+        lines.append("the export does not reproduce the adapter: do not ship it (the numbers above say where)")
+    return "\n".join(lines)
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
 def _target(out: Path, fmt: str, name: str, quant: str | None) -> Path:
     """A GGUF format given a folder writes NAME-QUANT.gguf (NAME-lora-QUANT.gguf) into it."""
     if fmt in ("gguf", "gguf-lora") and out.suffix != ".gguf":
@@ -121,4 +149,4 @@ def _sizes(target: Path) -> dict[str, int]:
     return {str(p.relative_to(target)): p.stat().st_size for p in sorted(target.rglob("*")) if p.is_file()}
 
 
-__all__ = ["FORMATS", "ExportResult", "ExportSource", "check_request", "export"]
+__all__ = ["FORMATS", "ExportResult", "ExportSource", "check_request", "export", "format_result"]
