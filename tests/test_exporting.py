@@ -19,8 +19,13 @@ from conftest import EXAMPLES, example_texts
 from lorastudio.cli import app
 from lorastudio.config import make_config
 from lorastudio.errors import ExportError
-from lorastudio.exporting import export
+from lorastudio.exporting import export as _export
 from lorastudio.training.loop import train
+
+
+def export(*args, **kwargs):
+    """The default suite checks in transformers; llama.cpp has its own (slow) test below."""
+    return _export(*args, llama_cpp=False, **kwargs)
 
 
 def _trained_run(root: Path, arch: str) -> Path:
@@ -272,7 +277,8 @@ def test_a_template_that_drops_the_system_message_is_refused(tok):
 
 
 def test_cli_export_prints_files_numbers_and_exits_by_the_check(runs, tmp_path):
-    result = CliRunner().invoke(app, ["export", str(runs["qwen2"]), "--format", "gguf-lora", "-o", str(tmp_path)])
+    result = CliRunner().invoke(app, ["export", str(runs["qwen2"]), "--format", "gguf-lora", "-o", str(tmp_path),
+                                      "--no-llama-cpp"])
     assert result.exit_code == 0, result.output
     assert "gguf-lora export: " in result.output and "run-lora-f32.gguf" in result.output
     assert "ok      gguf-lora on the base in transformers: greedy 5/5 equal" in result.output
@@ -307,7 +313,7 @@ def test_studio_exports_with_progress_and_a_download(runs, tmp_path):
         assert client.post("/api/adapters/nope/export", json={}).status_code == 404
         seen = set()
         for fmt in ("gguf-lora", "merged"):
-            r = client.post("/api/adapters/wk/export", json={"format": fmt})
+            r = client.post("/api/adapters/wk/export", json={"format": fmt, "llama_cpp": False})
             assert r.status_code == 202 and r.json()["state"] in ("queued", "running")
             task_id = r.json()["id"]
             for _ in range(600):
@@ -327,3 +333,21 @@ def test_studio_exports_with_progress_and_a_download(runs, tmp_path):
                 assert "wk-merged/model.safetensors" in names and "wk-merged/README.md" in names
         assert "done" in seen
         assert client.get("/api/exports/999").json()["error"]["code"] == "not_found"
+
+
+# ---------------------------------------------------------------- llama.cpp itself (slow: needs llama-cpp-python)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_llama_cpp_loads_the_gguf_and_the_base_with_the_lora(runs, arch, tmp_path):
+    """llama.cpp (through llama-cpp-python, which compiles it) reads our files: it tokenises the
+    prompts to our ids and its logits match the adapter's. Near-uniform logits of a random tiny
+    model make greedy ties common, so greedy equality is asserted on the real model (README)."""
+    pytest.importorskip("llama_cpp")
+    for fmt in ("gguf", "gguf-lora"):
+        result = _export(runs[arch], fmt, tmp_path, quant="f32", llama_cpp=True)
+        cpp = [c for c in result.checks if c.consumer == "llama.cpp"]
+        assert len(cpp) == 1, [c.summary() for c in result.checks]
+        assert cpp[0].tokenizer_equal == cpp[0].probes == 5
+        assert cpp[0].kl_mean < 1e-3 and cpp[0].top1_agree > 0.95, cpp[0].summary()

@@ -296,6 +296,8 @@ def export_command(
     probes: Annotated[Optional[str], Opt(help="prompts the check answers (default: the run's probes)")] = None,
     n_probes: Annotated[int, Opt(min=1, max=100, help="probes the check answers")] = 5,
     no_verify: Annotated[bool, Opt("--no-verify", help="skip reloading and comparing what was written")] = False,
+    llama_cpp: Annotated[Optional[bool], Opt("--llama-cpp/--no-llama-cpp", help="also check GGUF files in llama.cpp "
+                                             "(default: when llama-cpp-python is installed)")] = None,
     overwrite: Annotated[bool, Opt(help="replace an existing output")] = False,
     as_json: Annotated[bool, Opt("--json", help="print the result as JSON")] = False,
 ):
@@ -312,7 +314,7 @@ def export_command(
             print(f"[{fraction:4.0%}] {stage}", flush=True)
 
     result = api.export(run_dir, fmt, output, quant=quant, probes=probes, n_probes=n_probes, adapter_only=adapter_only,
-                        verify=not no_verify, overwrite=overwrite, on_progress=on_progress)
+                        verify=not no_verify, llama_cpp=llama_cpp, overwrite=overwrite, on_progress=on_progress)
     _dump(result.to_dict()) if as_json else print(format_result(result))
     raise typer.Exit(0 if result.ok else 1)
 

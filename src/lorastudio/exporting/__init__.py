@@ -11,6 +11,7 @@ CLI exits 1, when the numbers are off.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -66,10 +67,16 @@ def check_request(fmt: str, quant: str | None) -> str | None:
 
 def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = None, *, probes: str | None = None,
            n_probes: int = 5, max_new_tokens: int = 48, adapter_only: bool = False, overwrite: bool = False,
-           verify: bool = True, on_progress: Progress | None = None) -> ExportResult:
+           verify: bool = True, llama_cpp: bool | None = None, on_progress: Progress | None = None) -> ExportResult:
     """Write the run's adapter in format `fmt` at `out` and check it (see the module docstring).
-    `adapter_only` (ollama): base GGUF plus the LoRA GGUF and an ADAPTER line, not one merged file."""
+    `adapter_only` (ollama): base GGUF plus the LoRA GGUF and an ADAPTER line, not one merged file.
+    `llama_cpp`: also check GGUF files in llama.cpp (None: when llama-cpp-python is installed)."""
     quant = check_request(fmt, quant)
+    installed = importlib.util.find_spec("llama_cpp") is not None
+    if llama_cpp and not installed:
+        raise ExportError("checking in llama.cpp needs llama-cpp-python, which is not installed",
+                          fix='pip install llama-cpp-python (it compiles llama.cpp: minutes), or drop --llama-cpp')
+    llama_cpp = installed if llama_cpp is None else llama_cpp
     src = open_run(run_dir)
     out = Path(out)
     target = _target(out, fmt, src.name, quant)
@@ -87,25 +94,33 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = N
 
         arch_for(AutoConfig.from_pretrained(source.path, trust_remote_code=src.trust_remote_code))
     tokenizer, model = load_for_export(src, source)
-    job = writers.Job(src, source, tokenizer, model, quant, target, probes, n_probes, max_new_tokens, verify, progress)
+    job = writers.Job(src, source, tokenizer, model, quant, target, probes, n_probes, max_new_tokens, verify, progress,
+                      llama_cpp=verify and llama_cpp)
+    if fmt == "ollama":
+        job.ollama_parts = writers.ollama_template(job)
     progress("answering the probes with the adapter (the reference)", 0.1)
     job.make_references()
     result = ExportResult(fmt, target, quant)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.suffix == ".gguf":
-        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
-        staged = tmp / target.name
-    else:
-        tmp = staged = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
-    try:
-        {"merged": writers.merged, "gguf": writers.gguf, "gguf-lora": writers.gguf_lora,
-         "ollama": writers.ollama}[fmt](job, staged, result, adapter_only)
-        _move_into_place(staged, target, overwrite)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write = {"merged": writers.merged, "gguf": writers.gguf, "gguf-lora": writers.gguf_lora, "ollama": writers.ollama}[fmt]
+    _write_staged(target, overwrite, lambda staged: write(job, staged, result, adapter_only))
     result.files = _sizes(target)
     progress("done", 1.0)
     return result
+
+
+def _write_staged(target: Path, overwrite: bool, write: Callable[[Path], None]) -> None:
+    """Write into a temporary sibling, then rename into place: a half-written or interrupted
+    export is never seen under the final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
+    staged = tmp / target.name if target.suffix == ".gguf" else tmp
+    try:
+        write(staged)
+        if target.exists() and overwrite:
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.replace(staged, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def format_result(result: ExportResult) -> str:
@@ -135,12 +150,6 @@ def _target(out: Path, fmt: str, name: str, quant: str | None) -> Path:
     if fmt in ("gguf", "gguf-lora") and out.suffix != ".gguf":
         return out / (f"{name}-lora-{quant}.gguf" if fmt == "gguf-lora" else f"{name}-{quant}.gguf")
     return out
-
-
-def _move_into_place(staged: Path, target: Path, overwrite: bool) -> None:
-    if target.exists() and overwrite:
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    os.replace(staged, target)
 
 
 def _sizes(target: Path) -> dict[str, int]:

@@ -39,6 +39,7 @@ LIMITS = {
     "bf16": (0.3, 0.02, 0.9, 0.0),
     "q8_0": (0.3, 0.02, 0.9, 0.0),
     "q4_0": (1.5, 0.3, 0.6, 0.0),
+    "gguf base": (0.3, 0.02, 0.9, 0.0),  # a LoRA GGUF on the base's own quantised GGUF file, in llama.cpp
 }
 
 
@@ -87,6 +88,11 @@ def probe_messages(probes_path: str | None, n: int) -> list[list[dict]]:
     return [[{"role": "user", "content": p}] for p in DEFAULT_PROMPTS[:n]]
 
 
+def decode(tokenizer, ids: list[int]) -> str:
+    """As chat shows it: special tokens out, and no U+FFFD for a character max_new_tokens cut in half."""
+    return tokenizer.decode(ids, skip_special_tokens=True).strip().rstrip("\ufffd")
+
+
 def end_ids(tokenizer) -> list[int]:
     vocab = tokenizer.get_vocab()
     ids = {tokenizer.eos_token_id} | {vocab[m] for m in END_OF_TURN_MARKERS if m in vocab}
@@ -117,7 +123,7 @@ def reference(model, tokenizer, chat_template: str | None, conversations: list[l
     for messages in conversations:
         prompt_ids = encode_prompt(tokenizer, messages, chat_template=chat_template)
         answer = greedy(model, prompt_ids, eos, max_new_tokens, tokenizer.pad_token_id)
-        text = tokenizer.decode(answer, skip_special_tokens=True).strip()
+        text = decode(tokenizer, answer)
         refs.append(ProbeRef(messages, prompt_ids, answer, text, answer_logits(model, prompt_ids, answer)))
     return refs
 
@@ -168,7 +174,7 @@ def check_hf_model(model, refs: list[ProbeRef], tokenizer, target: str, kind: st
         got = greedy(model, ref.prompt_ids, eos, max_new_tokens, tokenizer.pad_token_id)
         check.greedy_equal += got == ref.answer_ids
         check.answers.append({"prompt": ref.messages[-1]["content"], "reference": ref.answer,
-                              "export": tokenizer.decode(got, skip_special_tokens=True).strip()})
+                              "export": decode(tokenizer, got)})
         if consumer_tokenizer is not None:
             ids = encode_prompt(consumer_tokenizer, ref.messages, chat_template=chat_template)
             check.tokenizer_equal += ids == ref.prompt_ids
@@ -241,5 +247,5 @@ def check_llama_cpp(path: Path, refs: list[ProbeRef], tokenizer, target: str, ki
                 break
         check.greedy_equal += answer == ref.answer_ids
         check.answers.append({"prompt": ref.messages[-1]["content"], "reference": ref.answer,
-                              "export": tokenizer.decode(answer, skip_special_tokens=True).strip()})
+                              "export": decode(tokenizer, answer)})
     return judge(check, per_probe)

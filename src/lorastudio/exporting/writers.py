@@ -7,7 +7,6 @@ and the staging path; `export()` moves the result into place afterwards.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import re
 import shutil
 import tempfile
@@ -41,6 +40,8 @@ class Job:
     max_new_tokens: int
     verify: bool
     progress: Callable[[str, float], None]
+    llama_cpp: bool = False  # also check GGUF files in llama.cpp
+    ollama_parts: object = None  # the Modelfile's template pieces (ollama.TemplateParts)
     refs: list[ProbeRef] = field(default_factory=list)
     _merged: object = None
 
@@ -73,7 +74,7 @@ class Job:
                                         self.max_new_tokens))
         del model
         gc.collect()
-        if importlib.util.find_spec("llama_cpp"):
+        if self.llama_cpp:
             self.progress(f"loading {path.name} in llama.cpp", 0.85)
             self.add(result, check_llama_cpp(path, self.refs, self.tokenizer, label, kind, None, self.max_new_tokens))
 
@@ -113,20 +114,22 @@ def gguf_lora(job: Job, out: Path, result, adapter_only: bool = False, base_file
     job.add(result, check_hf_model(base, job.refs, job.tokenizer, "gguf-lora on the base", job.quant,
                                    max_new_tokens=job.max_new_tokens))
     del base
-    if importlib.util.find_spec("llama_cpp"):
+    if job.llama_cpp:
         _lora_in_llama_cpp(job, out, result, base_file)
 
 
 def _lora_in_llama_cpp(job: Job, lora: Path, result, base_file: Path | None) -> None:
-    """llama.cpp needs the base as GGUF too: the file the base came from, else one we write (f16)."""
+    """llama.cpp needs the base as GGUF too: the file the base came from, else one we write in
+    the LoRA's precision."""
     tmp = None
     base_file = base_file or job.base_gguf
     kind = "gguf base"  # a quantised base file: llama.cpp also rounds the activations it multiplies
     if base_file is None:
         tmp = Path(tempfile.mkdtemp(prefix="lora-base-"))
-        base_file, kind = tmp / "base-f16.gguf", "f16"
+        kind = job.quant
+        base_file = tmp / f"base-{kind}.gguf"
         base = load_model(job.source, torch.float32, "cpu", job.src.trust_remote_code)
-        write_gguf_model(base, job.tokenizer, base_file, "f16", job.src.chat_template, None, "base")
+        write_gguf_model(base, job.tokenizer, base_file, kind, job.src.chat_template, None, "base")
         del base
     try:
         job.progress("loading the base and the LoRA GGUF in llama.cpp", 0.85)
@@ -137,9 +140,15 @@ def _lora_in_llama_cpp(job: Job, lora: Path, result, base_file: Path | None) -> 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def ollama_template(job: Job):
+    """The Modelfile's pieces; called before the references are made, so a template Ollama
+    cannot reproduce is refused in seconds."""
+    return template_parts(job.tokenizer, job.src.chat_template or job.tokenizer.chat_template,
+                          adds_bos(job.tokenizer, job.base_gguf))
+
+
 def ollama(job: Job, out: Path, result, adapter_only: bool = False) -> None:
-    parts = template_parts(job.tokenizer, job.src.chat_template or job.tokenizer.chat_template,
-                           adds_bos(job.tokenizer, job.base_gguf))  # fails before any big file is written
+    parts = job.ollama_parts or ollama_template(job)
     out.mkdir(parents=True, exist_ok=True)
     if adapter_only:
         base_file = out / "base.gguf"

@@ -43,6 +43,7 @@ class ExportRequest(BaseModel):
     format: Literal["merged", "gguf", "gguf-lora", "ollama"] = Field("gguf", description="what to write")
     quant: str | None = Field(None, description="gguf/ollama: f16 (default), f32, bf16, q8_0, q4_0; gguf-lora: f32, f16")
     adapter_only: bool = Field(False, description="ollama: base GGUF + LoRA GGUF with an ADAPTER line")
+    llama_cpp: bool | None = Field(None, description="also check GGUF files in llama.cpp (default: when installed)")
 
 
 @dataclass
@@ -53,6 +54,7 @@ class ExportTask:
     quant: str | None
     adapter_only: bool
     out: str
+    llama_cpp: bool | None = None
     state: str = "queued"  # queued, running, done, failed
     stage: str = ""
     fraction: float = 0.0
@@ -78,7 +80,8 @@ class ExportTasks:
         quant = check_request(req.format, req.quant)  # a bad format or quant is refused now, not in the thread
         suffix = ".gguf" if req.format in ("gguf", "gguf-lora") else ""
         label = "-".join(x for x in (name, req.format, quant, "adapter" if req.adapter_only else None) if x)
-        task = ExportTask(next(self._ids), name, req.format, quant, req.adapter_only, str(self.root / (label + suffix)))
+        task = ExportTask(next(self._ids), name, req.format, quant, req.adapter_only, str(self.root / (label + suffix)),
+                          req.llama_cpp)
         self.tasks[task.id] = task
         threading.Thread(target=self._run, args=(task, run_dir), daemon=True, name=f"export-{task.id}").start()
         return task
@@ -93,7 +96,7 @@ class ExportTasks:
             task.state = "running"
             try:
                 result = export(run_dir, task.format, Path(task.out), task.quant, adapter_only=task.adapter_only,
-                                overwrite=True, on_progress=progress).to_dict()
+                                llama_cpp=task.llama_cpp, overwrite=True, on_progress=progress).to_dict()
                 result.pop("out")
                 for check in result["checks"]:
                     check.pop("answers", None)
