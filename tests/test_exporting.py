@@ -273,6 +273,39 @@ def test_a_template_that_drops_the_system_message_is_refused(tok):
         template_parts(tok, no_system, bos_added=False)
 
 
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs Go (apt-get install golang-go)")
+@pytest.mark.parametrize("template, bos_added", [(None, False), (SMOLLM2_TEMPLATE, False), (LLAMA3_LIKE, True)],
+                         ids=["chatml", "smollm2", "llama3-like"])
+def test_the_modelfile_template_renders_in_go_as_jinja_does(template, bos_added):
+    """Go's text/template, the engine Ollama runs TEMPLATE with, renders chat conversations (with
+    Ollama's SYSTEM injection) to the very text the training template renders."""
+    import subprocess
+
+    from lorastudio.exporting.ollama import go_template, template_parts
+    from lorastudio.models.tiny import build_tokenizer
+
+    tok = build_tokenizer(example_texts()[:40], vocab_size=400)
+    tok.add_special_tokens({"bos_token": "<|begin_of_text|>"})
+    template = template or tok.chat_template
+    parts = template_parts(tok, template, bos_added)
+    conversations = [[{"role": "user", "content": "你好，大圣"}],
+                     [{"role": "system", "content": "Answer\nbriefly."}, {"role": "user", "content": "Hi {{ there }}"}],
+                     [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b\n"}, {"role": "user", "content": "c"}]]
+    sent = [([{"role": "system", "content": parts.default_system}] if parts.default_system and c[0]["role"] != "system" else [])
+            + c for c in conversations]  # what Ollama hands the template when the Modelfile has SYSTEM
+    payload = {"template": go_template(parts),
+               "conversations": [[{"Role": m["role"], "Content": m["content"]} for m in c] for c in sent]}
+    run = subprocess.run(["go", "run", "main.go"], cwd=Path(__file__).parent / "gotemplate", input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    rendered = json.loads(run.stdout)
+    for conversation, got in zip(conversations, rendered):
+        want = tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True, chat_template=template)
+        if bos_added:
+            want = want.removeprefix("<|begin_of_text|>")
+        assert got == want
+
+
 # ---------------------------------------------------------------- the faces
 
 
