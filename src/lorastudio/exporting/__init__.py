@@ -88,11 +88,9 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = N
     progress("loading the base model and the adapter", 0.02)
     source = src.base()
     if fmt != "merged":  # refuse an architecture llama.cpp's graph would not match before loading weights
-        from transformers import AutoConfig
-
         from .arch import arch_for
 
-        arch_for(AutoConfig.from_pretrained(source.path, trust_remote_code=src.trust_remote_code))
+        arch_for(src.base_config(source))
     tokenizer, model = load_for_export(src, source)
     job = writers.Job(src, source, tokenizer, model, quant, target, probes, n_probes, max_new_tokens, verify, progress,
                       llama_cpp=verify and llama_cpp)

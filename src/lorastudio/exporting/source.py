@@ -45,6 +45,16 @@ class ExportSource:
     def base(self) -> ModelSource:
         return resolve_model(self.config.get("model"))
 
+    def base_config(self, source: ModelSource):
+        """The base's transformers config, read without its weights."""
+        from transformers import AutoConfig
+
+        try:
+            return AutoConfig.from_pretrained(source.path, trust_remote_code=self.trust_remote_code)
+        except (OSError, ValueError) as e:
+            raise ModelError(f"could not read the config of the base model {source.spec!r}: {e}",
+                             fix="the run's base model must be available here (see its manifest.json)") from e
+
     @staticmethod
     def base_gguf(source: ModelSource) -> Path | None:
         """The GGUF file the base was converted from, when it was (the embedded SmolLM2)."""

@@ -432,10 +432,11 @@ AD.act = async function (act, name) {
 AD.QUANTS = { gguf: ["f16", "q8_0", "q4_0", "bf16", "f32"], ollama: ["f16", "q8_0", "q4_0", "bf16", "f32"], "gguf-lora": ["f32", "f16"], merged: [] };
 
 AD.exportForm = function (name) {
-  const formats = ["gguf", "gguf-lora", "ollama", "merged"];
+  const formats = { gguf: t("ad.export.f.gguf"), "gguf-lora": t("ad.export.f.gguf_lora"), ollama: t("ad.export.f.ollama"),
+    merged: t("ad.export.f.merged") };
   $("#ad-message").innerHTML = `<div class="card" id="ex-card"><b>${esc(t("ad.export.title", { name }))}</b>
     <p class="hint">${esc(t("ad.export.hint"))}</p>
-    <label>${esc(t("ad.export.format"))} <select id="ex-format">${formats.map((f) => `<option value="${f}">${esc(t("ad.export.f." + f))}</option>`).join("")}</select></label>
+    <label>${esc(t("ad.export.format"))} <select id="ex-format">${Object.entries(formats).map(([f, label]) => `<option value="${f}">${esc(label)}</option>`).join("")}</select></label>
     <label>${esc(t("ad.export.quant"))} <select id="ex-quant"></select></label>
     <label id="ex-only-box"><input type="checkbox" id="ex-only"> ${esc(t("ad.export.adapter_only"))}</label>
     <button class="small" id="ex-start">${esc(t("ad.export.start"))}</button>
