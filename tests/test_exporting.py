@@ -239,11 +239,15 @@ def tok():
     return build_tokenizer(example_texts()[:40], vocab_size=400)
 
 
-def test_a_default_system_prompt_becomes_the_modelfile_system_line(tok):
+def test_a_default_system_prompt_becomes_the_modelfile_system_line():
     from lorastudio.exporting.ollama import modelfile, template_parts
+    from lorastudio.models.tiny import build_tokenizer
 
+    tok = build_tokenizer(example_texts()[:40], vocab_size=400)
+    tok.bos_token = "<|im_start|>"  # as SmolLM2's: a start token that opens every turn is no one-off head
     parts = template_parts(tok, SMOLLM2_TEMPLATE, bos_added=False)
     assert parts.default_system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    assert parts.head == "" and parts.sys_pre == "<|im_start|>system\n"
     assert (parts.user_pre, parts.asst_pre, parts.asst_post) == ("<|im_start|>user\n", "<|im_start|>assistant\n", "<|im_end|>\n")
     text = modelfile(parts, tok, "./model.gguf")
     assert 'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""' in text

@@ -94,9 +94,10 @@ def template_parts(tokenizer, chat_template: str, bos_added: bool) -> TemplatePa
         head = r_u[: len(r_u) - len(user_pre + U1 + user_post)]
         default = None
     elif r_u.startswith(before_s) and r_u.endswith(sys_post + user_pre + U1 + user_post):
-        # every conversation opens with a system turn; only a start token is written once, before it
+        # Every conversation opens with a system turn; only a start token is written once before
+        # it, and not one that opens every turn (SmolLM2's bos token is <|im_start|>).
         start = tokenizer.bos_token or ""
-        head = start if start and before_s.startswith(start) else ""
+        head = start if start and before_s.startswith(start) and not user_pre.startswith(start) else ""
         default = r_u[len(before_s): len(r_u) - len(sys_post + user_pre + U1 + user_post)]
     else:
         raise _refuse("writes something for a conversation without a system message that is not a system turn")
