@@ -84,7 +84,7 @@ def test_gguf_f16_reloads_with_the_same_greedy_answers(runs, arch, tmp_path):
     assert field(reader, "tokenizer.chat_template") == manifest["chat_template"]
     # the split rule of the tokenizer training loaded: transformers gives a Qwen2 folder Qwen2's own
     assert field(reader, "tokenizer.ggml.model") == "gpt2"
-    assert field(reader, "tokenizer.ggml.pre") == {"llama": "gpt2", "qwen2": "qwen2"}[arch]
+    assert field(reader, "tokenizer.ggml.pre") == {"llama": "gpt-2", "qwen2": "qwen2"}[arch]
     assert len(reader.fields["tokenizer.ggml.tokens"].data) == field(reader, f"{arch}.vocab_size")
     names = {t.name: t for t in reader.tensors}
     assert names["blk.0.attn_q.weight"].tensor_type.name == "F16" and names["blk.0.attn_norm.weight"].tensor_type.name == "F32"
