@@ -326,7 +326,7 @@ def test_cli_export_prints_files_numbers_and_exits_by_the_check(runs, tmp_path):
 def test_python_api_is_the_same_function(runs, tmp_path):
     import lorastudio as ls
 
-    result = ls.export(runs["qwen2"], "gguf", tmp_path / "m.gguf", quant="q8_0", n_probes=2)
+    result = ls.export(runs["qwen2"], "gguf", tmp_path / "m.gguf", quant="q8_0", n_probes=2, llama_cpp=False)
     assert result.ok and [c.probes for c in result.checks] == [2]
     assert result.to_dict()["files"] == {"m.gguf": (tmp_path / "m.gguf").stat().st_size}
 
