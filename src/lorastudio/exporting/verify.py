@@ -159,7 +159,7 @@ def compare_logits(ref: torch.Tensor, got: torch.Tensor, tie: float) -> dict:
     kl = (p_log.exp() * (p_log - q_log)).sum(-1)
     mine, theirs = ref.argmax(-1, keepdim=True), got.argmax(-1, keepdim=True)
     margin = (ref.gather(-1, mine) - ref.gather(-1, theirs)).squeeze(-1)  # 0 where both pick the same token
-    return {"mean": diff.mean().item(), "max": diff.max().item(), "kl": kl.mean().item(),
+    return {"mean": diff.mean().item(), "max": diff.max().item(), "kl": max(kl.mean().item(), 0.0),  # -1e-9 is rounding
             "agree": (margin <= tie).float().mean().item(), "n": ref.shape[0]}
 
 

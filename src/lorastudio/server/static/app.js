@@ -445,7 +445,7 @@ AD.exportForm = function (name) {
     const f = $("#ex-format").value, qs = AD.QUANTS[f];
     $("#ex-quant").innerHTML = qs.map((q) => `<option value="${q}">${q}</option>`).join("");
     $("#ex-quant").disabled = !qs.length;
-    $("#ex-only-box").hidden = f !== "ollama";
+    $("#ex-only-box").style.display = f === "ollama" ? "" : "none";  // the label's CSS display beats [hidden]
   };
   $("#ex-format").onchange = sync;
   sync();
