@@ -24,8 +24,9 @@ from lorastudio.training.loop import train
 
 
 def export(*args, **kwargs):
-    """The default suite checks in transformers; llama.cpp has its own (slow) test below."""
-    return _export(*args, llama_cpp=False, **kwargs)
+    """The default suite checks in transformers (llama.cpp has its own slow test below), on 3
+    probes of 24 tokens: enough to catch a wrong file, fast on a shared CPU."""
+    return _export(*args, **{"llama_cpp": False, "n_probes": 3, "max_new_tokens": 24, **kwargs})
 
 
 def _trained_run(root: Path, arch: str) -> Path:
@@ -60,11 +61,11 @@ def test_merged_folder_gives_the_adapters_logits(runs, arch, tmp_path):
     assert result.ok, [c.summary() for c in result.checks]
     assert {"model.safetensors", "config.json", "tokenizer.json", "README.md"} <= set(result.files)
     [check] = result.checks
-    assert (check.target, check.consumer, check.probes, check.greedy_equal) == ("merged folder", "transformers", 5, 5)
-    assert check.max_abs_dlogit < 1e-4 and check.tokenizer_equal == 5
+    assert (check.target, check.consumer, check.probes, check.greedy_equal) == ("merged folder", "transformers", 3, 3)
+    assert check.max_abs_dlogit < 1e-4 and check.tokenizer_equal == 3
     card = (tmp_path / "merged" / "README.md").read_text(encoding="utf-8")
     manifest = json.loads((runs[arch] / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["dataset"]["sha256"] in card and '"lora_r": 4' in card and "greedy 5/5 equal" in card
+    assert manifest["dataset"]["sha256"] in card and '"lora_r": 4' in card and "greedy 3/3 equal" in card
     # the folder renders prompts with the training template
     saved = json.loads((tmp_path / "merged" / "tokenizer_config.json").read_text(encoding="utf-8"))
     template = saved.get("chat_template") or (tmp_path / "merged" / "chat_template.jinja").read_text(encoding="utf-8")
@@ -76,7 +77,7 @@ def test_gguf_f16_reloads_with_the_same_greedy_answers(runs, arch, tmp_path):
     result = export(runs[arch], "gguf", tmp_path)
     assert result.out == tmp_path / "run-f16.gguf" and result.ok
     [check] = result.checks
-    assert (check.greedy_equal, check.tokenizer_equal, check.top1_agree) == (5, 5, 1.0)
+    assert (check.greedy_equal, check.tokenizer_equal, check.top1_agree) == (3, 3, 1.0)
     assert check.mean_abs_dlogit < 1e-3
     reader = GGUFReader(result.out)
     manifest = json.loads((runs[arch] / "manifest.json").read_text(encoding="utf-8"))
@@ -98,7 +99,7 @@ def test_lora_gguf_holds_a_and_b_under_llama_cpp_names(runs, arch, tmp_path):
 
     result = export(runs[arch], "gguf-lora", tmp_path / "a.gguf")
     [check] = result.checks
-    assert result.ok and check.greedy_equal == 5 and check.max_abs_dlogit < 1e-4
+    assert result.ok and check.greedy_equal == 3 and check.max_abs_dlogit < 1e-4
     reader = GGUFReader(result.out)
     assert (field(reader, "general.type"), field(reader, "adapter.type")) == ("adapter", "lora")
     assert field(reader, "adapter.lora.alpha") == 8.0 and field(reader, "general.architecture") == arch
