@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from gguf import GGUFReader
 from server_fakes import fake_run
 from typer.testing import CliRunner
