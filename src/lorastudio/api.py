@@ -6,6 +6,7 @@
     report = ls.doctor("runs/a")
     best = ls.tune(data="data.json", probes="probes.jsonl", output="runs/tune", budget="15m", max_trials=3)
     report = ls.expand("seed.json", "grown.json", target=150, holdout=20, markers=["俺老孙", "嘿嘿"])
+    result = ls.export("runs/a", "gguf", "out/", quant="q8_0")   # merged, gguf, gguf-lora, ollama
 """
 
 from __future__ import annotations
@@ -113,3 +114,11 @@ def tune(data: str, probes: str | None = None, output: str = "runs/tune", budget
     from .tuning import tune as _tune
 
     return _tune(data=data, probes=probes, output=output, budget=budget, max_trials=max_trials, **kwargs)
+
+
+def export(run_dir: str | Path, fmt: str = "gguf", out: str | Path = "exports", quant: str | None = None, **kwargs):
+    """Write a run's adapter as a merged folder, a GGUF, a llama.cpp LoRA GGUF or an Ollama folder,
+    then reload it and compare with the adapter in PEFT (`result.ok`, `result.checks`). See exporting/."""
+    from .exporting import export as _export
+
+    return _export(run_dir, fmt, out, quant=quant, **kwargs)

@@ -157,3 +157,8 @@ class ProblemList:
     def raise_if_any(self, fix: str | None = None) -> None:
         if self.total:
             raise DataError(self.problems, fix=fix, total=self.total, counts=self.counts)
+
+
+class ExportError(StudioError):
+    """An export that cannot be written (unsupported architecture, tokenizer or template), or
+    whose written files do not reproduce the adapter (the verification failed)."""

@@ -201,6 +201,19 @@ def _check_local_folder(path: Path) -> None:
         )
 
 
+def gguf_origin(source: ModelSource) -> Path | None:
+    """The GGUF file a cached folder was converted from (its SOURCE note), if it still exists:
+    export carries that file's tokenizer metadata over, and can reuse it as a base for a LoRA GGUF."""
+    if source.kind not in ("embedded", "gguf"):
+        return None
+    note = Path(source.path) / "SOURCE"
+    try:
+        path = Path(note.read_text(encoding="utf-8").strip())
+    except OSError:
+        return None
+    return path if path.is_file() else None
+
+
 def fingerprint(source: ModelSource) -> dict:
     """Identify the exact base weights: hub revision, or a content hash of the local config and weight index.
     A model converted from GGUF also records that file's sha256 (`gguf_sha256`), which names

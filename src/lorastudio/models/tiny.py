@@ -1,4 +1,4 @@
-"""Small random-init Qwen2 chat models built offline, for tests and benchmarks.
+"""Small random-init chat models (Qwen2, Llama, Qwen3) built offline, for tests and benchmarks.
 
 A byte-level BPE tokenizer is trained on the given texts (so Chinese works without unknown
 tokens) and saved with a ChatML chat template; the model folder is a normal HF folder, so
@@ -49,14 +49,20 @@ def build_tiny_model(
     intermediate: int | None = None,
     vocab_size: int = 2000,
     seed: int = 0,
+    arch: str = "qwen2",
+    **config_overrides,
 ) -> Path:
-    """Write a random-init Qwen2 model and its tokenizer to `folder` (safetensors) and return it."""
+    """Write a random-init model and its tokenizer to `folder` (safetensors) and return it.
+    `arch`: "qwen2" (tied embeddings), "llama" (untied) or "qwen3"; other config fields by keyword."""
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
+    classes = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM),
+               "qwen3": (Qwen3Config, Qwen3ForCausalLM)}
+    config_class, model_class = classes[arch]
     folder = Path(folder)
     tok = build_tokenizer(texts, vocab_size)
-    config = Qwen2Config(
+    fields = dict(
         vocab_size=len(tok),
         hidden_size=hidden,
         intermediate_size=intermediate or hidden * 3,
@@ -64,13 +70,14 @@ def build_tiny_model(
         num_attention_heads=heads,
         num_key_value_heads=kv_heads,
         max_position_embeddings=2048,
-        tie_word_embeddings=True,
+        tie_word_embeddings=arch != "llama",
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
         bos_token_id=None,
     )
+    config = config_class(**{**fields, **config_overrides})
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
+    model = model_class(config)
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(folder, safe_serialization=True)

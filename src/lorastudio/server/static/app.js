@@ -389,6 +389,7 @@ AD.render = function (r) {
         <button class="small secondary" data-act="rename">${t("ad.rename")}</button>
         <a href="/api/adapters/${q}/download" download><button class="small secondary">${t("ad.download")}</button></a>
         <button class="small secondary" data-act="merge">${t("ad.merge")}</button>
+        <button class="small secondary" data-act="export">${t("ad.export")}</button>
         <a href="#doctor/${q}"><button class="small secondary">${t("ad.doctor")}</button></a>
         <button class="small danger" data-act="delete">${t("ad.delete")}</button></td></tr>`;
   }).join("");
@@ -408,6 +409,9 @@ AD.act = async function (act, name) {
     } else if (act === "delete") {
       if (!confirm(t("ad.delete.confirm", { name }))) return;
       await api("DELETE", `/api/adapters/${q}?confirm=${q}`);
+    } else if (act === "export") {
+      AD.exportForm(name);
+      return;
     } else if (act === "merge") {
       $("#ad-message").innerHTML = `<p class="hint">${esc(t("ad.merging", { name }))}</p>`;
       const r = await api("POST", `/api/adapters/${q}/merge`, {});
@@ -415,6 +419,66 @@ AD.act = async function (act, name) {
     }
     await AD.refresh("GET");
   } catch (e) { showError("#ad-message", e); }
+};
+
+// Export: pick a format, follow the task's progress, then download what was written and checked.
+AD.QUANTS = { gguf: ["f16", "q8_0", "q4_0", "bf16", "f32"], ollama: ["f16", "q8_0", "q4_0", "bf16", "f32"], "gguf-lora": ["f32", "f16"], merged: [] };
+
+AD.exportForm = function (name) {
+  const formats = { gguf: t("ad.export.f.gguf"), "gguf-lora": t("ad.export.f.gguf_lora"), ollama: t("ad.export.f.ollama"),
+    merged: t("ad.export.f.merged") };
+  $("#ad-message").innerHTML = `<div class="card" id="ex-card"><b>${esc(t("ad.export.title", { name }))}</b>
+    <p class="hint">${esc(t("ad.export.hint"))}</p>
+    <label>${esc(t("ad.export.format"))} <select id="ex-format">${Object.entries(formats).map(([f, label]) => `<option value="${f}">${esc(label)}</option>`).join("")}</select></label>
+    <label>${esc(t("ad.export.quant"))} <select id="ex-quant"></select></label>
+    <label id="ex-only-box"><input type="checkbox" id="ex-only"> ${esc(t("ad.export.adapter_only"))}</label>
+    <button class="small" id="ex-start">${esc(t("ad.export.start"))}</button>
+    <div id="ex-status"></div></div>`;
+  const sync = () => {
+    const f = $("#ex-format").value, qs = AD.QUANTS[f];
+    $("#ex-quant").innerHTML = qs.map((q) => `<option value="${q}">${q}</option>`).join("");
+    $("#ex-quant").disabled = !qs.length;
+    $("#ex-only-box").style.display = f === "ollama" ? "" : "none";  // the label's CSS display beats [hidden]
+  };
+  $("#ex-format").onchange = sync;
+  sync();
+  $("#ex-start").onclick = () => AD.runExport(name);
+};
+
+AD.runExport = async function (name) {
+  const f = $("#ex-format").value, body = { format: f };
+  if (!$("#ex-quant").disabled) body.quant = $("#ex-quant").value;
+  if (f === "ollama") body.adapter_only = $("#ex-only").checked;
+  $("#ex-start").disabled = true;
+  try {
+    let task = await api("POST", `/api/adapters/${encodeURIComponent(name)}/export`, body);
+    while (task.state === "queued" || task.state === "running") {
+      AD.exportStatus(task);
+      await sleep(1000);
+      task = await api("GET", `/api/exports/${task.id}`);
+    }
+    AD.exportStatus(task);
+  } catch (e) { showError("#ex-status", e); }
+  if ($("#ex-start")) $("#ex-start").disabled = false;
+};
+
+AD.exportStatus = function (task) {
+  const el = $("#ex-status");
+  if (!el) return;
+  if (task.state === "failed") { el.innerHTML = errorHTML({ code: "export_failed", ...task.error }); return; }
+  if (task.state !== "done") {
+    el.innerHTML = `<progress max="1" value="${task.fraction}"></progress><p class="hint">${esc(t("ad.export.stage", { pct: Math.round(task.fraction * 100), stage: task.stage || "…" }))}</p>`;
+    return;
+  }
+  const r = task.result, kb = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
+  const files = Object.entries(r.files).map(([n, size]) => `<tr><td class="text">${esc(n)}</td><td>${kb(size)}</td></tr>`).join("");
+  const checks = r.checks.map((c) => `<div><span class="badge ${c.ok ? "done" : "failed"}">${esc(t(c.ok ? "ad.export.ok" : "ad.export.bad"))}</span>
+    ${esc(t("ad.export.check", { target: c.target, consumer: c.consumer, eq: c.greedy_equal, n: c.probes, dl: c.mean_abs_dlogit.toExponential(1), kl: c.kl_mean.toExponential(1), top1: (c.top1_agree * 100).toFixed(1) }))}
+    ${c.failed.length ? `<div class="fix">${esc(c.failed.join("; "))}</div>` : ""}</div>`).join("");
+  el.innerHTML = `<div class="${r.ok ? "ok-box" : "error-box"}">${esc(t(r.ok ? "ad.export.done" : "ad.export.failed"))}</div>
+    <table class="table">${files}</table>${checks}
+    <p><a href="${esc(task.download)}" download><button class="small">${esc(t("ad.export.download"))}</button></a></p>
+    ${r.run_command ? `<p class="hint">${esc(t("ad.export.run"))}</p><pre>${esc(r.run_command.replace(/^cd \S+ && /, ""))}</pre>` : ""}`;
 };
 
 // ------------------------------------------------------------------ chat
