@@ -115,6 +115,11 @@ def _train_command(
     resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
     force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
     nproc: Annotated[int, Opt(min=1, max=1024, help="data-parallel processes (torchrun; NCCL on GPUs, gloo on CPU)")] = 1,
+    quantize: Annotated[Optional[str], Opt(help="none, 4bit (QLoRA: NF4, double quantisation, bitsandbytes) or 8bit")] = None,
+    gradient_checkpointing: Annotated[Optional[bool], Opt("--gradient-checkpointing/--no-gradient-checkpointing",
+                                                          help="recompute activations in backward (default: on when the memory plan needs it)")] = None,
+    gpu_memory: Annotated[Optional[str], Opt(help="plan for a GPU of this size, e.g. 8GB or 24GB (default: the detected GPU)")] = None,
+    fsdp: Annotated[Optional[bool], Opt("--fsdp", help="with --nproc N: shard the base weights over the GPUs (FSDP2)")] = None,
     as_json: Annotated[bool, Opt("--json", help="plan: print the plan and findings as JSON")] = False,
 ):
     from . import api
@@ -125,6 +130,7 @@ def _train_command(
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules, eval_data=eval_data,
         eval_split=eval_split, probes=probes, markers=markers, mix_general=mix_general, general_data=general_data, seed=seed, save_steps=save_steps, threads=threads,
         dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
+        quantize=quantize, gradient_checkpointing=gradient_checkpointing, gpu_memory=gpu_memory, fsdp=fsdp,
     )
     if ctx.info_name == "plan" and not output:
         options["output"] = "(plan only)"
@@ -143,17 +149,19 @@ def _train_command(
 
 def _plan(cfg, as_json: bool, nproc: int = 1) -> None:
     from . import api
-    from .console import print_findings, print_plan
+    from .console import print_findings, print_memory, print_plan
 
     from .recipes import format_recipe
 
     setup = api.plan(cfg, world_size=nproc)
     findings = [f.to_dict() for f in setup.findings]
     recipe = setup.extra["recommended"]
+    memory = setup.memory.to_dict() if setup.memory is not None else None
     if as_json:
-        _dump({"plan": setup.plan.to_dict(), "findings": findings, "recommended": recipe.to_dict()})
+        _dump({"plan": setup.plan.to_dict(), "findings": findings, "recommended": recipe.to_dict(), "memory": memory})
     else:
         print_plan(setup.plan.to_dict())
+        print_memory(memory)
         print_findings(findings, "Preflight")
         print(format_recipe(recipe))
     if any(f["severity"] == "error" for f in findings):

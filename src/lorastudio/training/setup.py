@@ -16,15 +16,16 @@ from ..data.prepare import Prepared, load_general, prepare
 from ..data.readers import load_dataset
 from ..data.records import Dataset
 from ..diagnosis.findings import Finding
-from ..diagnosis.preflight import preflight, target_modules_missing
+from ..diagnosis.preflight import check_memory, preflight, source_findings, target_modules_missing
 from ..diagnosis.thresholds import Thresholds
 from ..errors import ConfigError, ModelError
 from ..models import (
-    DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
+    DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_tokenizer,
     pick_device, resolve_model, resolve_target_modules,
 )
-from ..models.loading import use_bf16_matmuls
+from ..memory import MemoryPlan
 from ..plan import Plan, estimate_seconds, make_plan
+from .hardware import load_base, plan_memory
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunSetup:
     device: DevicePlan
     model: object = None  # the PEFT model; None for a plan-only setup
     extra: dict = field(default_factory=dict)
+    memory: MemoryPlan | None = None  # peak memory per process (memory.py); None for an unknown layout
 
 
 def _meta_model(source: ModelSource, trust_remote_code: bool):
@@ -73,10 +75,9 @@ def plan_run(
     base = _meta_model(source, config.trust_remote_code)
     n_base = sum(p.numel() for p in base.parameters())
     device = pick_device(config.dtype, config.threads, n_base)
+    memory = plan_memory(config, base, prepared, device, world_size)  # from the meta model: no weights
     if load_weights:
-        base = load_model(source, device.dtype, device.device, config.trust_remote_code)
-        if device.matmul_dtype == torch.bfloat16:
-            use_bf16_matmuls(base)  # before LoRA: only the frozen base layers change
+        base = load_base(source, config, device, memory, world_size)
     findings: list[Finding] = []
     available = linear_module_names(base)
     try:
@@ -109,5 +110,6 @@ def plan_run(
         total_params=total,
     )
     plan.estimated_seconds = round(estimate_seconds(plan, device.device, n_base), 1)
-    findings = preflight(plan, thresholds) + findings
-    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device, model if load_weights else None)
+    findings = preflight(plan, thresholds) + check_memory(memory) + source_findings(source) + findings
+    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device, model if load_weights else None,
+                    memory=memory)

@@ -25,6 +25,7 @@ def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep
     setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     return {"plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
             "device": setup.device.device, "model": setup.source.describe(),
+            "memory": setup.memory.to_dict() if setup.memory is not None else None,
             "errors": sum(f.severity == "error" for f in setup.findings)}
 
 
