@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import types
 import warnings
@@ -102,6 +103,19 @@ def _bf16_linear_forward(self, x: torch.Tensor) -> torch.Tensor:
 
 
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
+    if source.kind == "config":
+        return _plan_only_tokenizer(source.path)
+    return _load_tokenizer(source, trust_remote_code)
+
+
+@functools.lru_cache(maxsize=4)
+def _plan_only_tokenizer(path: str):
+    """A bundled config's tokenizer, parsed once per process: its 151k merges take seconds, and
+    `plan` is asked again and again with the same model (the web form, tests)."""
+    return _load_tokenizer(ModelSource(path, "local", path))
+
+
+def _load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
