@@ -78,6 +78,7 @@ class TrainingProgress:
         kind = event["type"]
         if kind == "plan" and self.show_plan:
             print_plan(event["plan"])
+            print_memory(event.get("memory"))
             print_findings(event["findings"], "Preflight")
         elif kind == "resumed":
             console.print(f"resumed from {event['checkpoint']} (step {event['step']})")

@@ -12,6 +12,7 @@ from dataclasses import replace
 import torch
 
 from ..config import TrainConfig
+from ..data.formatting import IGNORE_INDEX
 from ..data.prepare import Prepared
 from ..errors import ConfigError, ModelError
 from ..memory import MemoryPlan, ModelShape, Settings, estimate, fit, gib
@@ -62,11 +63,10 @@ def plan_memory(config: TrainConfig, base, prepared: Prepared, device: DevicePla
         return None
     budget, source = gpu_budget(config)
     on_gpu = device.device == "cuda" or budget is not None
-    lengths = [t.n_tokens for t in prepared.train] or [config.max_seq_len]
-    trained = [t.n_trainable for t in prepared.train] or [config.max_seq_len]
-    seq = max(lengths)  # length grouping puts the longest samples in one micro-batch
+    seq = max((t.n_tokens for t in prepared.train), default=config.max_seq_len)
     # On CPU a step's micro-batches are joined up to JOIN_TOKENS padded tokens (batching.py).
     rows = config.batch_size if on_gpu else max(1, min(config.batch_size * config.grad_accum, JOIN_TOKENS // seq))
+    logit_positions = _trained_positions(prepared, rows) or seq
     try:
         targets = resolve_target_modules(base, config.target_modules)
     except ModelError:
@@ -77,7 +77,7 @@ def plan_memory(config: TrainConfig, base, prepared: Prepared, device: DevicePla
         dtype = "bf16" if device.dtype == torch.bfloat16 else "fp32"
     settings = Settings(
         device="cuda" if on_gpu else "cpu", dtype=dtype, quantize=config.quantize, batch_size=rows, seq_len=seq,
-        logit_positions=min(seq, rows * max(trained)), gradient_checkpointing=bool(config.gradient_checkpointing),
+        logit_positions=logit_positions, gradient_checkpointing=bool(config.gradient_checkpointing),
         world_size=world_size, fsdp=config.fsdp and world_size > 1, lora_r=config.lora_r, targets=tuple(targets),
         lora_dropout=config.lora_dropout, cpu_bf16_matmuls=not on_gpu and device.matmul_dtype == torch.bfloat16,
     )
@@ -94,6 +94,16 @@ def plan_memory(config: TrainConfig, base, prepared: Prepared, device: DevicePla
     if budget is not None and breakdown.total > budget:
         fitted = fit(shape, settings, budget, config.grad_accum, config.max_seq_len)
     return MemoryPlan(breakdown, budget, source, fitted, auto, notes)
+
+
+def _trained_positions(prepared: Prepared, rows: int) -> int:
+    """Positions the loop computes logits at (any row's label trained there) in the micro-batch of
+    the longest samples, which length grouping puts together: the logits' share of the peak."""
+    longest = sorted(prepared.train, key=lambda t: t.n_tokens, reverse=True)[:rows]
+    positions = set()
+    for sample in longest:
+        positions.update(i for i, label in enumerate(sample.labels[1:]) if label != IGNORE_INDEX)
+    return len(positions)
 
 
 def load_base(source: ModelSource, config: TrainConfig, device: DevicePlan, memory: MemoryPlan | None, world_size: int = 1):

@@ -146,7 +146,8 @@ def train(
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
     setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
-    emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+    emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
+          "memory": setup.memory.to_dict() if setup.memory is not None else None})
     if errors(setup.findings) and not force:
         listed = "".join(f"\n  - {f.code}: {f.title}\n    fix: {f.fix}" for f in errors(setup.findings))
         raise PlanRefused(
