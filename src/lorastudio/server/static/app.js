@@ -287,7 +287,7 @@ TRAIN.updatePlan = async function () {
 // The memory plan's split as a small table: weights, LoRA + optimizer, activations, logits, total.
 TRAIN.memoryHTML = function (m) {
   if (!m) return "";
-  const g = (n) => (n / 1073741824).toFixed(2) + " GiB", s = m.settings;
+  const g = (n) => n >= 1073741824 / 10 ? (n / 1073741824).toFixed(2) + " GiB" : (n / 1048576).toFixed(1) + " MiB", s = m.settings;
   const rows = [["tr.mem.weights", m.weights, `${m.detail.n_params.toLocaleString()} × ${s.quantize === "none" ? s.dtype : s.quantize}`],
     ["tr.mem.lora", m.lora, `${m.lora_params.toLocaleString()} × 16 B`],
     ["tr.mem.act", m.activations, `${s.batch_size} × ${s.seq_len}` + (s.gradient_checkpointing ? ` · ${t("tr.mem.ckpt")}` : "")],
