@@ -172,15 +172,15 @@ def check_memory(memory: MemoryPlan | None) -> list[Finding]:
     parts = []
     c = fit.changes
     if "gradient_checkpointing" in c:
-        parts.append("recompute activations in the backward pass (--gradient-checkpointing, ~30% slower)")
+        parts.append("recompute activations in the backward pass (~30% slower)")
     if "batch_size" in c:
         parts.append(f"micro-batch {c['batch_size']} with {c['grad_accum']} accumulation steps (the same samples per optimizer step)")
     if "fsdp" in c:
-        parts.append(f"shard the base weights over the {b.settings['world_size']} processes (--fsdp)")
+        parts.append(f"shard the base weights over the {b.settings['world_size']} processes")
     if "quantize" in c:
-        parts.append("a 4-bit base (QLoRA: --quantize 4bit, needs bitsandbytes)")
+        parts.append("a 4-bit base (QLoRA; needs bitsandbytes)")
     if "max_seq_len" in c:
-        parts.append(f"--max-seq-len {c['max_seq_len']} (longer samples are cut)")
+        parts.append(f"samples cut at {c['max_seq_len']} tokens")
     fix = f"use {fit.flags()}: {'; '.join(parts)}; peak {gib(fit.breakdown.total)} of {gib(memory.budget)}"
     return [Finding("DOES_NOT_FIT", "error", title, evidence, fix, apply=dict(c))]
 
