@@ -165,7 +165,7 @@ def test_gpu_memory_sizes(text, gib):
     assert parse_size(text) == int(gib * GiB)
 
 
-@pytest.mark.parametrize("bad", ["lots", "24XB", "-8GB", "0GB", "nanGB", ""])
+@pytest.mark.parametrize("bad", ["lots", "24XB", "-8GB", "0GB", "nanGB", "", "infGB", "1e-300GB"])
 def test_a_bad_gpu_memory_names_the_flag(bad):
     with pytest.raises(ConfigError) as err:
         make_config(data="d.json", output="o", gpu_memory=bad)

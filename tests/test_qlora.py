@@ -75,3 +75,13 @@ def test_without_bitsandbytes_the_message_names_what_is_needed(tiny_model_dir, p
     assert r.returncode == 2, r.stderr
     assert "--quantize 4bit needs a CUDA GPU and bitsandbytes" in r.stderr and "pip install bitsandbytes" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_an_8bit_base_trains_too(tiny_model_dir, persona_train, tmp_path):
+    cfg = config(tiny_model_dir, persona_train, tmp_path / "q8").model_copy(update={"quantize": "8bit", "epochs": 1})
+    setup = plan_run(cfg)
+    q_proj = setup.model.base_model.model.model.layers[0].self_attn.q_proj
+    assert type(q_proj.base_layer).__name__ == "Linear8bitLt" and q_proj.base_layer.weight.dtype == torch.int8
+    result = train(cfg, force=True, setup=setup)
+    assert result.status == "done" and result.last_loss == result.last_loss  # finite
+    assert (tmp_path / "q8" / "adapter" / "adapter_model.safetensors").is_file()

@@ -140,7 +140,7 @@ def parse_size(text: str | int | float) -> int:
         value = float(number)
     except ValueError:
         value = -1.0
-    if unit not in SIZE_UNITS or not (0 < value < 1e6) or value != value:
+    if unit not in SIZE_UNITS or not (0 < value < 1e6) or value != value or value * SIZE_UNITS[unit] < 2**20:
         raise ValueError("is not a memory size; write it like 24GB, 8GiB or 11000MB")
     return int(value * SIZE_UNITS[unit])
 

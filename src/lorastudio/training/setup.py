@@ -109,7 +109,8 @@ def plan_run(
         trainable_params=trainable,
         total_params=total,
     )
-    plan.estimated_seconds = round(estimate_seconds(plan, device.device, n_base), 1)
+    planned_on = memory.breakdown.device if memory is not None else device.device  # --gpu-memory: a GPU's time
+    plan.estimated_seconds = round(estimate_seconds(plan, planned_on, n_base), 1)
     findings = preflight(plan, thresholds) + check_memory(memory) + source_findings(source) + findings
     return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device, model if load_weights else None,
                     memory=memory)
