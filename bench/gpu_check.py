@@ -232,7 +232,7 @@ def main() -> None:
         sys.exit("no CUDA device: this check is for a GPU machine (use --cpu-smoke to test the script itself)")
     tb.CACHE.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
-        free, total = torch.cuda.mem_get_info()
+        total = torch.cuda.mem_get_info()[1]
         print(f"# {torch.cuda.get_device_name()} x {torch.cuda.device_count()}, {total / GiB:.1f} GiB, torch {torch.__version__}, "
               f"bf16 {torch.cuda.is_bf16_supported()}", flush=True)
     names = [m for m in args.models.split(",") if m]

@@ -4,6 +4,7 @@ has been lent to the sessions that wrote these (bench/gpu_check.py is the one-ca
 
 import gc
 import json
+import math
 import subprocess
 import sys
 
@@ -61,14 +62,14 @@ def test_plan_is_within_25_percent_of_max_memory_allocated(gpu_model, long_data,
     plan, peak, losses = measured_run(gpu_model, long_data, tmp_path / "run", **options)
     assert plan["device"] == "cuda" and plan["settings"]["dtype"] in ("bf16", "fp16")
     assert abs(peak - plan["allocated"]) <= 0.25 * plan["allocated"], (peak, plan)
-    assert all(x == x for x in losses)  # no NaN
+    assert all(math.isfinite(x) for x in losses)
 
 
 def test_fp16_trains_with_a_loss_scaler(gpu_model, long_data, tmp_path):
-    plan, peak, losses = measured_run(gpu_model, long_data, tmp_path / "run", dtype="fp16", lr=3e-3)
+    _, _, losses = measured_run(gpu_model, long_data, tmp_path / "run", dtype="fp16", lr=3e-3)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["device"]["dtype"] == "torch.float16"
-    assert all(x == x and x < 20 for x in losses) and losses[-1] < losses[0]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs")

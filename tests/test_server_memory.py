@@ -33,8 +33,8 @@ def test_a_run_that_does_not_fit_is_an_error_with_its_apply(client):
     body = r.json()
     [f] = [f for f in body["findings"] if f["code"] == "DOES_NOT_FIT"]
     assert f["severity"] == "error" and body["errors"] >= 1 and not body["memory"]["fits"]
-    applied = {**{"data": "wukong_train.json", "gpu_memory": "520MB", "batch_size": 16, "grad_accum": 1,
-                  "gradient_checkpointing": False}, **f["apply"]}
+    applied = {"data": "wukong_train.json", "gpu_memory": "520MB", "batch_size": 16, "grad_accum": 1,
+               "gradient_checkpointing": False, **f["apply"]}
     again = client.post("/api/plan", json={"config": applied}).json()
     assert again["memory"]["fits"] and "DOES_NOT_FIT" not in {g["code"] for g in again["findings"]}
 
