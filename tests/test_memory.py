@@ -125,10 +125,10 @@ def test_fit_picks_the_cheapest_change_and_its_changes_fit_when_applied():
     run = Settings(batch_size=4, seq_len=512, logit_positions=200)  # 18.5 GiB, 9.1 of them activations
     budget = 12 * GiB
     assert estimate(s, run).total > budget
-    found = fit(s, run, budget, grad_accum=2, max_seq_len=512)
+    found = fit(s, run, budget, grad_accum=2)
     assert found.changes == {"gradient_checkpointing": True}  # the cheapest: nothing else changes
     assert found.breakdown.total <= budget
-    tight = fit(s, run, 8 * GiB, grad_accum=2, max_seq_len=512)
+    tight = fit(s, run, 8 * GiB, grad_accum=2)
     assert tight.changes["gradient_checkpointing"] is True
     assert tight.changes["batch_size"] * tight.changes["grad_accum"] == 4 * 2  # the same samples per step
     applied = replace(run, gradient_checkpointing=tight.changes.get("gradient_checkpointing", False),
@@ -139,17 +139,17 @@ def test_fit_picks_the_cheapest_change_and_its_changes_fit_when_applied():
 
 def test_a_7b_model_on_8gb_needs_4_bit_and_nothing_fits_a_70b():
     s = shape("qwen2.5-7b")
-    found = fit(s, Settings(batch_size=1, seq_len=512), 8 * GiB, grad_accum=4, max_seq_len=512)
+    found = fit(s, Settings(batch_size=1, seq_len=512), 8 * GiB, grad_accum=4)
     assert found.changes.get("quantize") == "4bit" and found.changes.get("gradient_checkpointing") is True
     seventy = llama1(8192, 80, 64, 28672)
-    assert fit(seventy, Settings(batch_size=1, seq_len=512), 8 * GiB, grad_accum=1, max_seq_len=512) is None
+    assert fit(seventy, Settings(batch_size=1, seq_len=512), 8 * GiB, grad_accum=1) is None
 
 
 def test_does_not_fit_finding_carries_the_fix_as_flags_and_as_apply():
     s = shape("qwen2.5-3b")
     run = Settings(batch_size=4, seq_len=512, logit_positions=200)
     est = estimate(s, run)
-    plan = MemoryPlan(est, 12 * GiB, "--gpu-memory 12GB", fit(s, run, 12 * GiB, grad_accum=2, max_seq_len=512))
+    plan = MemoryPlan(est, 12 * GiB, "--gpu-memory 12GB", fit(s, run, 12 * GiB, grad_accum=2))
     [f] = check_memory(plan)
     assert f.code == "DOES_NOT_FIT" and f.severity == "error"
     assert f.apply == {"gradient_checkpointing": True}
@@ -171,3 +171,14 @@ def test_a_bad_gpu_memory_names_the_flag(bad):
     with pytest.raises(ConfigError) as err:
         make_config(data="d.json", output="o", gpu_memory=bad)
     assert "--gpu-memory=" in err.value.message and "24GB" in err.value.message
+
+
+def test_long_trained_answers_are_cut_last_and_only_as_far_as_needed():
+    """Qwen2.5-0.5B, one 8,192-token sample trained throughout: its logits (8,192 x 151,936 x 12
+    bytes) are 13.9 GiB; on 6 GiB only a shorter max length fits, and the fit halves it twice."""
+    s = shape("qwen2.5-0.5b")
+    run = Settings(batch_size=1, seq_len=8192)
+    assert estimate(s, run).logits == 8192 * 151_936 * 12
+    found = fit(s, run, 6 * GiB, grad_accum=8)
+    assert found.changes == {"gradient_checkpointing": True, "max_seq_len": 2048}
+    assert found.flags() == "--gradient-checkpointing --max-seq-len 2048"

@@ -262,10 +262,9 @@ def _divisors_desc(n: int) -> list[int]:
     return [d for d in range(n, 0, -1) if n % d == 0]
 
 
-def fit(shape: ModelShape, s: Settings, budget: int, grad_accum: int, max_seq_len: int,
-        allow_quantize: bool = True) -> Fit | None:
+def fit(shape: ModelShape, s: Settings, budget: int, grad_accum: int, allow_quantize: bool = True) -> Fit | None:
     """The cheapest change of settings whose peak fits `budget` bytes; None when nothing does.
-    `max_seq_len` is the run's current option (the padded length `s.seq_len` is at most that)."""
+    A shorter max length is tried as halvings of the padded length `s.seq_len` (the longest sample)."""
     ckpts = [s.gradient_checkpointing] + ([True] if not s.gradient_checkpointing else [])
     batches = _divisors_desc(s.batch_size)
     fsdps = [s.fsdp] + ([True] if s.world_size > 1 and not s.fsdp else [])

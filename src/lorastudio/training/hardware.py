@@ -92,7 +92,7 @@ def plan_memory(config: TrainConfig, base, prepared: Prepared, device: DevicePla
     breakdown = estimate(shape, settings)
     fitted = None
     if budget is not None and breakdown.total > budget:
-        fitted = fit(shape, settings, budget, config.grad_accum, config.max_seq_len)
+        fitted = fit(shape, settings, budget, config.grad_accum)
     return MemoryPlan(breakdown, budget, source, fitted, auto, notes)
 
 
