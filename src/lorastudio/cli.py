@@ -136,6 +136,11 @@ def _train_command(
     resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
     force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
     nproc: Annotated[int, Opt(min=1, max=1024, help="data-parallel processes (torchrun; NCCL on GPUs, gloo on CPU)")] = 1,
+    quantize: Annotated[Optional[str], Opt(help="none, 4bit (QLoRA: NF4, double quantisation, bitsandbytes) or 8bit")] = None,
+    gradient_checkpointing: Annotated[Optional[bool], Opt("--gradient-checkpointing/--no-gradient-checkpointing",
+                                                          help="recompute activations in backward (default: on when the memory plan needs it)")] = None,
+    gpu_memory: Annotated[Optional[str], Opt(help="plan for a GPU of this size, e.g. 8GB or 24GB (default: the detected GPU)")] = None,
+    fsdp: Annotated[Optional[bool], Opt("--fsdp", help="with --nproc N: shard the base weights over the GPUs (FSDP2)")] = None,
     as_json: Annotated[bool, Opt("--json", help="plan: print the plan and findings as JSON")] = False,
 ):
     from . import api
@@ -148,6 +153,7 @@ def _train_command(
         dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
         long_samples=long_samples, drop_duplicates=drop_duplicates, holdout=holdout, vars=var or None,
         chat_template=chat_template, expand_to=expand_to, auto=False if no_auto else None,
+        quantize=quantize, gradient_checkpointing=gradient_checkpointing, gpu_memory=gpu_memory, fsdp=fsdp,
     )
     if ctx.info_name == "plan" and not output:
         options["output"] = "(plan only)"
@@ -166,18 +172,20 @@ def _train_command(
 
 def _plan(cfg, as_json: bool, nproc: int = 1, apply_fixes: bool = False) -> None:
     from . import api
-    from .console import print_applied, print_auto, print_findings, print_plan
+    from .console import print_applied, print_auto, print_findings, print_memory, print_plan
 
     setup = api.plan(cfg, world_size=nproc, apply_fixes=apply_fixes)
     findings = [f.to_dict() for f in setup.findings]
     auto = {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()}
+    memory = setup.memory.to_dict() if setup.memory is not None else None
     if as_json:
         _dump({"plan": setup.plan.to_dict(), "findings": findings, "auto": auto, "applied": setup.extra["applied"],
-               "config": setup.config.model_dump(), "recommended": setup.extra["recommended"].to_dict()})
+               "config": setup.config.model_dump(), "recommended": setup.extra["recommended"].to_dict(), "memory": memory})
     else:
         print_applied(setup.extra["applied"])
         print_plan(setup.plan.to_dict())
         print_auto(auto)
+        print_memory(memory)
         print_findings(findings, "Preflight")
     if any(f["severity"] == "error" for f in findings):
         raise typer.Exit(1)

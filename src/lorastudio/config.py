@@ -98,6 +98,14 @@ class TrainConfig(BaseModel):
     holdout: int | None = Field(None, ge=0, le=256)
     # Grow the data to this many samples with reworded questions before training (data expand).
     expand_to: int | None = Field(None, ge=1, le=100_000)
+    # GPU memory (memory.py). quantize: the frozen base in 4-bit NF4 (QLoRA) or 8-bit, through
+    # bitsandbytes. gradient_checkpointing None: on when the memory plan says the run needs it.
+    # gpu_memory: plan for a GPU of this size ("24GB"; default: the detected GPU's free memory).
+    # fsdp: shard the base weights over --nproc GPUs (for a model that does not fit one).
+    quantize: Literal["none", "4bit", "8bit"] = "none"
+    gradient_checkpointing: bool | None = None
+    gpu_memory: str | None = None
+    fsdp: bool = False
 
     @field_validator("target_modules", "markers", mode="before")
     @classmethod
@@ -138,6 +146,17 @@ class TrainConfig(BaseModel):
             raise ValueError("is only read with --mix-general RATIO > 0; add e.g. --mix-general 0.2")
         return v
 
+    @field_validator("gpu_memory")
+    @classmethod
+    def _a_size(cls, v):
+        if v is not None:
+            parse_size(v)  # raises ValueError with the accepted forms
+        return v
+
+    @property
+    def gpu_memory_bytes(self) -> int | None:
+        return parse_size(self.gpu_memory) if self.gpu_memory is not None else None
+
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
 
@@ -154,6 +173,25 @@ def saved_config(values: dict) -> TrainConfig:
 
 
 FLAGS = {"vars": "--var", "auto": "--no-auto"}  # fields whose flag is not their name
+
+
+SIZE_UNITS = {"": 1024**3, "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+              "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+
+
+def parse_size(text: str | int | float) -> int:
+    """'24GB' → bytes. GPU memory is sold in GiB under the name GB (an "8 GB" card has 8 GiB),
+    so GB and GiB both mean 2^30 bytes here; a bare number is GB."""
+    raw = str(text).strip().lower().replace(" ", "")
+    number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in SIZE_UNITS or not (0 < value < 1e6) or value != value or value * SIZE_UNITS[unit] < 2**20:
+        raise ValueError("is not a memory size; write it like 24GB, 8GiB or 11000MB")
+    return int(value * SIZE_UNITS[unit])
 
 
 def flag_name(field: str) -> str:

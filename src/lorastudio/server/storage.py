@@ -124,5 +124,8 @@ def model_choices(home: Path, configured: str | None) -> dict:
     folder = home / "models"
     if folder.is_dir():
         cached = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file() and p.name not in EMBEDDED)
+    from ..models.catalog import CATALOG
+
     return {"default": configured or DEFAULT_MODEL, "embedded": sorted(EMBEDDED),
-            "cached": [str(folder / c) for c in cached]}
+            "cached": [str(folder / c) for c in cached],
+            "plan_only": sorted(CATALOG)}  # bundled configs: plan their memory, no weights to train

@@ -78,6 +78,45 @@ def shutdown(d: Dist) -> None:
         dist.destroy_process_group()
 
 
+def wrap(model, d: Dist, device: str, fsdp: bool = False):
+    """The model as the processes train it: itself on one process, DistributedDataParallel on
+    several, or, with `fsdp`, the base weights sharded by FSDP2 (each process keeps 1/N of them
+    and gathers one decoder layer at a time).
+
+    Under FSDP the LoRA weights are left out of the sharding: they are a few MB, and whole on
+    every process they save, resume and clip exactly as without FSDP. Their gradients are then
+    averaged by `average_gradients`, as DDP would."""
+    if not d.enabled:
+        return model
+    if not fsdp:
+        return torch.nn.parallel.DistributedDataParallel(model)
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from ..models import decoder_layers
+
+    adapter = {p for p in model.parameters() if p.requires_grad}
+    mesh = init_device_mesh("cuda" if device == "cuda" else "cpu", (d.world_size,))
+    for layer in decoder_layers(model):
+        fully_shard(layer, mesh=mesh, ignored_params=adapter)
+    fully_shard(model, mesh=mesh, ignored_params=adapter)
+    return model.to(device_for(d, device))  # what FSDP does not own: the adapter, buffers
+
+
+def average_gradients(d: Dist, params: list[torch.Tensor]) -> None:
+    """Average the adapter's gradients over all ranks in one all-reduce (FSDP leaves them to us)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not d.enabled or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= d.world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
 def launch(nproc: int, argv: list[str]) -> int:
     """Run `lorastudio ARGV` on `nproc` local processes under torchrun; returns its exit code."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",

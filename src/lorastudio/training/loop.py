@@ -71,7 +71,7 @@ def _check_output(run_dir: Path, resume: bool) -> None:
 
 
 def forward_backward(model, micro_batches: list[dict], device: str, n_targets: int | None = None,
-                     world_size: int = 1) -> tuple[float, int, int]:
+                     world_size: int = 1, scaler=None) -> tuple[float, int, int]:
     """Accumulate gradients over one optimizer step's micro-batches (this process's share).
 
     The loss is normalised by the trained tokens of the whole step, not per micro-batch, so
@@ -79,6 +79,7 @@ def forward_backward(model, micro_batches: list[dict], device: str, n_targets: i
     with accumulation cannot happen). With several processes `n_targets` is the step's total
     over all of them, and the loss is scaled by the world size because DistributedDataParallel
     averages gradients: the result is the gradient of (sum of token losses) / n_targets.
+    With fp16 weights `scaler` (a GradScaler) scales the loss so small gradients survive.
     Returns (this process's share of the mean token loss, real tokens, trained tokens).
     """
     local_targets = sum(count_targets(m) for m in micro_batches)
@@ -90,7 +91,7 @@ def forward_backward(model, micro_batches: list[dict], device: str, n_targets: i
         sync = i == len(micro_batches) - 1 or not hasattr(model, "no_sync")
         with (nullcontext() if sync else model.no_sync()):
             loss = trained_token_loss(model, m) * world_size / max(n_targets, 1)
-            loss.backward()
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         step_loss += float(loss.detach()) / world_size
         step_tokens += int(m["attention_mask"].sum())
     return step_loss, step_tokens, local_targets
@@ -155,7 +156,8 @@ def train(
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
     emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
           "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
-          "applied": setup.extra.get("applied", [])})
+          "applied": setup.extra.get("applied", []),
+          "memory": setup.memory.to_dict() if setup.memory is not None else None})
     if errors(setup.findings) and not force:
         listed = "".join(f"\n  - {f.code}: {f.title}\n    fix: {f.fix}" for f in errors(setup.findings))
         raise PlanRefused(
@@ -182,8 +184,12 @@ def train(
     model.train()
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     params = [p for p in model.parameters() if p.requires_grad]
-    # DDP all-reduces gradients; the PEFT model itself stays `model` for saving and eval.
-    net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
+    # DDP all-reduces gradients (FSDP: we average the adapter's, see distributed.wrap); the PEFT
+    # model itself stays `model` for saving and eval.
+    fsdp = config.fsdp and dist.enabled
+    net = distributed.wrap(model, dist, device, fsdp)
+    # fp16 weights (a GPU without bf16): scale the loss, or small gradients underflow to zero
+    scaler = torch.amp.GradScaler("cuda") if device == "cuda" and setup.device.dtype == torch.float16 else None
     # fused AdamW is one kernel per step on CUDA; on CPU the foreach path is the fast one
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=device == "cuda")
     from transformers import get_scheduler
@@ -227,12 +233,20 @@ def train(
             # uninterrupted one, with no RNG state to save.
             torch.manual_seed(config.seed * 1_000_003 + step * dist.world_size + dist.rank)
             n_targets = int(distributed.sum_across(dist, sum(count_targets(m) for m in micro)))
-            step_loss, step_tokens, _ = forward_backward(net, micro, device, n_targets, dist.world_size)
+            step_loss, step_tokens, _ = forward_backward(net, micro, device, n_targets, dist.world_size, scaler)
+            if fsdp:
+                distributed.average_gradients(dist, params)
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients
             step_loss = distributed.sum_across(dist, step_loss)
             step_tokens = int(distributed.sum_across(dist, step_tokens))
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")))
             lr = scheduler.get_last_lr()[0]
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
@@ -321,7 +335,8 @@ def _write_inputs(run_dir: Path, setup: RunSetup) -> None:
                                                     for h in setup.heldout), encoding="utf-8")
     write_json_atomic(run_dir / "plan.json", {
         "plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
-        "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()}})
+        "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
+        "memory": setup.memory.to_dict() if setup.memory is not None else None})
 
 
 def _no_target_batch(sample: TokenizedSample, pad_id: int) -> dict:

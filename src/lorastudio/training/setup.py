@@ -22,16 +22,17 @@ from ..data.prepare import Prepared, check_tool_support, load_general, prepare, 
 from ..data.readers import load_dataset
 from ..data.records import Dataset
 from ..diagnosis.findings import Finding
-from ..diagnosis.preflight import data_findings, preflight, target_modules_missing
+from ..diagnosis.preflight import check_memory, data_findings, preflight, source_findings, target_modules_missing
 from ..diagnosis.thresholds import Thresholds
 from ..errors import ConfigError, ModelError, ProblemList
 from ..models import (
-    DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
+    DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_tokenizer,
     pick_device, resolve_model, resolve_target_modules,
 )
-from ..models.loading import use_bf16_matmuls
+from ..memory import MemoryPlan
 from ..plan import Plan, estimate_seconds, make_plan
 from ..recipes import AutoValue, DataShape, probes_have_facts, resolve
+from .hardware import load_base, plan_memory
 
 
 @dataclass
@@ -49,6 +50,8 @@ class RunSetup:
     heldout: list[HeldOut] = field(default_factory=list)  # automatic held-out prompts (no --probes)
     expansion: object = None  # data.expand.Expansion when --expand-to grew the data
     extra: dict = field(default_factory=dict)
+    memory: MemoryPlan | None = None  # peak memory per process (memory.py); None for an unknown layout
+    memory: MemoryPlan | None = None  # peak memory per process (memory.py); None for an unknown layout
 
 
 def _meta_model(source: ModelSource, trust_remote_code: bool):
@@ -164,10 +167,9 @@ def plan_run(
     prepared = prepare(dataset, tokenizer, config, eval_ds, general if config.mix_general else None, full)
     heldout = _heldout(config, dataset, prepared, expansion)
 
+    memory = plan_memory(config, base, prepared, device, world_size)  # from the meta model: no weights
     if load_weights:
-        base = load_model(source, device.dtype, device.device, config.trust_remote_code)
-        if device.matmul_dtype == torch.bfloat16:
-            use_bf16_matmuls(base)  # before LoRA: only the frozen base layers change
+        base = load_base(source, config, device, memory, world_size)
     findings: list[Finding] = []
     available = linear_module_names(base)
     try:
@@ -206,10 +208,12 @@ def plan_run(
         trainable_params=trainable,
         total_params=total,
     )
-    plan.estimated_seconds = round(estimate_seconds(plan, device.device, n_base), 1)
-    findings = preflight(plan, thresholds) + findings + data_findings(dataset)
+    planned_on = memory.breakdown.device if memory is not None else device.device  # --gpu-memory: a GPU's time
+    plan.estimated_seconds = round(estimate_seconds(plan, planned_on, n_base), 1)
+    findings = (preflight(plan, thresholds) + check_memory(memory) + source_findings(source) + findings
+                + data_findings(dataset))
     return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device,
-                    model if load_weights else None, auto, heldout, expansion)
+                    model if load_weights else None, auto, heldout, expansion, memory=memory)
 
 
 MAX_FIX_ROUNDS = 6

@@ -39,4 +39,5 @@ def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep
             "config": resolved, "applied": setup.extra["applied"],
             "heldout": [h.to_dict() for h in setup.heldout[:8]],
             "placeholders": setup.dataset.placeholders,
+            "memory": setup.memory.to_dict() if setup.memory is not None else None,
             "errors": sum(f.severity == "error" for f in setup.findings)}

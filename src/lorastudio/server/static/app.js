@@ -236,6 +236,8 @@ TRAIN.config = function () {
   for (const k of ["model", "data", "probes", "target_modules"]) if (f[k].value.trim()) c[k] = f[k].value.trim();
   for (const k of ["epochs", "batch_size", "grad_accum", "lora_r", "max_seq_len"]) if (f[k].value !== "") c[k] = Number(f[k].value);
   for (const k of ["lr", "lora_alpha", "eval_split"]) if (f[k].value.trim() !== "") c[k] = Number(f[k].value);
+  if (f.gpu_memory.value.trim()) c.gpu_memory = f.gpu_memory.value.trim();
+  if (f.quantize4.checked) c.quantize = "4bit";
   c.doctor = f.doctor.checked;
   if (c.data && c.data.startsWith("wukong")) c.markers = "俺老孙,嘿嘿,呔";
   return c;
@@ -261,16 +263,35 @@ TRAIN.updatePlan = async function () {
       box((p.label_coverage * 100).toFixed(1) + "%", "tr.plan.cov") + box(p.trainable_params.toLocaleString(), "tr.plan.params") +
       box(secs === null ? "—" : (secs < 90 ? Math.round(secs) + " s" : Math.round(secs / 60) + " min"), "tr.plan.time") + box(esc(r.device), "tr.plan.device");
     $("#plan-numbers").dataset.totalSteps = p.total_steps;
+    $("#plan-memory").innerHTML = TRAIN.memoryHTML(r.memory);
     $("#plan-findings").innerHTML = r.findings.length ? findingsHTML(r.findings) : `<div class="ok-box">${t("tr.plan.ok")}</div>`;
     $("#plan-state").textContent = `${p.batch_size} × ${p.grad_accum} × ${p.world_size} = ${p.effective_batch}`;
   } catch (e) {
     if (seq !== TRAIN.planSeq) return;
     $("#plan-state").textContent = "";
     $("#plan-numbers").innerHTML = "";
+    $("#plan-memory").innerHTML = "";
     $("#plan-findings").innerHTML = errorHTML(e);
     const opt = e.details && e.details.option;
     if (opt) { const el = f[opt.replace(/^--/, "").replace(/-/g, "_")]; if (el) el.classList.add("bad"); }
   }
+};
+
+// The memory plan's split as a small table: weights, LoRA + optimizer, activations, logits, total.
+TRAIN.memoryHTML = function (m) {
+  if (!m) return "";
+  const g = (n) => n >= 1073741824 / 10 ? (n / 1073741824).toFixed(2) + " GiB" : (n / 1048576).toFixed(1) + " MiB", s = m.settings;
+  const rows = [["tr.mem.weights", m.weights, `${m.detail.n_params.toLocaleString()} × ${s.quantize === "none" ? s.dtype : s.quantize}`],
+    ["tr.mem.lora", m.lora, `${m.lora_params.toLocaleString()} × 16 B`],
+    ["tr.mem.act", m.activations, `${s.batch_size} × ${s.seq_len}` + (s.gradient_checkpointing ? ` · ${t("tr.mem.ckpt")}` : "")],
+    ["tr.mem.logits", m.logits, `${s.batch_size} × ${m.detail.logit_positions}`]];
+  if (m.device === "cuda") rows.push(["tr.mem.overhead", m.overhead, ""]);
+  const verdict = m.budget ? t(m.fits ? "tr.mem.fits" : "tr.mem.nofit", { budget: g(m.budget) }) : "";
+  rows.push(["tr.mem.total", m.total, verdict]);
+  const auto = Object.values(m.auto || {}).map((why) => `<p class="hint">${esc(t("tr.mem.auto", { why }))}</p>`).join("");
+  return `<h4>${t("tr.mem.title")} (${t(m.device === "cuda" ? "tr.mem.cuda" : "tr.mem.cpu")})</h4><table class="table" id="memory-table">` +
+    rows.map(([k, v, note]) => `<tr${k === "tr.mem.total" && m.budget && !m.fits ? ' class="bad"' : ""}><th>${t(k)}</th><td>${g(v)}</td><td>${esc(note)}</td></tr>`).join("") +
+    `</table>${auto}`;
 };
 
 TRAIN.start = async function (ev) {
