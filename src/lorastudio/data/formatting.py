@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
-from .readers import unpaired_surrogate
+from .conversations import unpaired_surrogate
 
 IGNORE_INDEX = -100  # label value that CrossEntropyLoss (and transformers) skip
 

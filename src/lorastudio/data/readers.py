@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lorastudio.data.conversations import Notes, json_type, to_sample, unpaired_surrogate
+from lorastudio.data.conversations import Notes, json_type, to_sample
 from lorastudio.data.records import Dataset
 from lorastudio.errors import DataError, DataProblem, ProblemList
 

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError, RunError
+from ..files import read_json_object
 from ..models import ModelSource, load_model, load_tokenizer, resolve_model
 from ..models.sources import gguf_origin
 
@@ -61,14 +61,6 @@ class ExportSource:
         return gguf_origin(source)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def open_run(run_dir: str | Path) -> ExportSource:
     run = Path(run_dir)
     if not run.is_dir():
@@ -78,10 +70,10 @@ def open_run(run_dir: str | Path) -> ExportSource:
                        fix="export a finished run (train to the end, or --resume it)")
     if not (run / "adapter" / "adapter_model.safetensors").is_file():
         raise RunError(f"{run}/adapter has no adapter_model.safetensors", fix="export a finished run folder")
-    manifest = _read_json(run / "manifest.json")
+    manifest = read_json_object(run / "manifest.json")
     if not manifest:
         raise RunError(f"{run}/manifest.json is not a JSON object", fix="export a run folder written by lorastudio train")
-    return ExportSource(run, manifest, _read_json(run / "doctor.json"))
+    return ExportSource(run, manifest, read_json_object(run / "doctor.json"))
 
 
 def load_for_export(src: ExportSource, source: ModelSource):

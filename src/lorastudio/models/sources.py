@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..files import sha256_file
 from .catalog import CATALOG, plan_only_folder
 
 EMBEDDED = {
@@ -100,16 +101,8 @@ def convert_gguf(gguf: Path, target: Path, chat_template: str | None = None) -> 
 SOURCE_FILE = "SOURCE.json"  # in a converted folder: the GGUF it came from and its sha256
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_source(folder: Path, gguf: Path) -> dict:
-    info = {"gguf": str(gguf), "sha256": _sha256(gguf), "size": gguf.stat().st_size}
+    info = {"gguf": str(gguf), "sha256": sha256_file(gguf), "size": gguf.stat().st_size}
     (folder / SOURCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return info
 

@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..files import HELDOUT_FILE
 from ..errors import ConfigError, ModelError, RunError
+from ..files import HELDOUT_FILE, read_json_object
 
 RESERVED = {"base", "default"}  # "base" selects the base model in chat and /v1
 MAX_NAME = 100
@@ -87,20 +87,12 @@ class AdapterEntry:
         return asdict(self)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _finite(x) -> float | None:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 def read_verdict(run_dir: Path) -> str | None:
-    doctor = _read_json(run_dir / "doctor.json")
+    doctor = read_json_object(run_dir / "doctor.json")
     verdict = doctor.get("verdict")
     if isinstance(verdict, dict):  # tolerate {"verdict": {"code": ...}} as well as a plain string
         verdict = verdict.get("code") or verdict.get("label")
@@ -113,7 +105,7 @@ def is_complete(run_dir: Path) -> bool:
 
 
 def read_entry(run_dir: Path) -> AdapterEntry:
-    manifest = _read_json(run_dir / "manifest.json")
+    manifest = read_json_object(run_dir / "manifest.json")
     config = manifest.get("config") or {}
     metrics = manifest.get("metrics") or {}
     adapter = run_dir / "adapter"
@@ -198,7 +190,7 @@ class Registry:
         entry = self.get(name)
         if dest.exists():
             raise NameTaken(f"{dest} already exists", fix="choose another output name, or delete that folder first")
-        manifest = _read_json(Path(entry.run_dir) / "manifest.json")
+        manifest = read_json_object(Path(entry.run_dir) / "manifest.json")
         source = resolve_model(base_model or entry.base_model)
         tokenizer = load_tokenizer(source, bool(entry.config.get("trust_remote_code")))
         if manifest.get("chat_template"):

@@ -9,7 +9,6 @@ A run folder holds, when done:
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -31,7 +30,7 @@ from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
-from ..files import HELDOUT_FILE
+from ..files import HELDOUT_FILE, sha256_file
 from ..models import fingerprint
 from . import distributed
 from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
@@ -360,14 +359,6 @@ def _save_adapter(run_dir: Path, model) -> None:
     os.replace(tmp, final)
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def library_versions() -> dict:
     import peft
     import transformers
@@ -392,7 +383,7 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
         "chat_template_sha256": template_hash(tok),
         "dataset": {"path": str(setup.dataset.path), "sha256": setup.dataset.sha256, "format": setup.dataset.format,
                     "records": setup.prepared.n_records},
-        "eval_data_sha256": _sha256(setup.config.eval_data) if setup.config.eval_data else None,
+        "eval_data_sha256": sha256_file(setup.config.eval_data) if setup.config.eval_data else None,
         "versions": library_versions(),
         "device": {"device": setup.device.device, "dtype": str(setup.device.dtype), "threads": setup.device.threads,
                    "matmul_dtype": str(setup.device.matmul_dtype or setup.device.dtype),
