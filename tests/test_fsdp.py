@@ -21,7 +21,7 @@ def test_two_fsdp_processes_match_one(tiny_model_dir, persona_train, tmp_path):
     data = tmp_path / "d.json"
     data.write_text(json.dumps(json.loads(persona_train.read_text(encoding="utf-8"))[:40], ensure_ascii=False), encoding="utf-8")
     common = ["train", "--model", str(tiny_model_dir), "--data", str(data), "--epochs", "1", "--grad-accum", "2", "--lr", "3e-3",
-              "--lora-dropout", "0", "--max-seq-len", "128", "--force", "--no-doctor", "--threads", "1"]
+              "--lora-dropout", "0", "--max-seq-len", "128", "--force", "--no-doctor", "--threads", "1", "--no-auto"]
     one = subprocess.run([sys.executable, "-m", "lorastudio", *common, "--batch-size", "2", "--output", str(tmp_path / "one")],
                          capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr
