@@ -16,6 +16,7 @@ CODES = (
     # added beyond the required set
     "NO_END_OF_TURN", "GRAD_NORM_ZERO", "FACTS_NOT_LEARNED", "FORGETTING",
     "UNKNOWN_FIELDS", "UNFILLED_PLACEHOLDERS",
+    "ANSWERS_COLLAPSED", "PROBES_LEAK", "NO_STOP",
 )
 
 
