@@ -339,3 +339,42 @@ def test_cli_server_options(healthy, engine):
     assert serving["adapter"] == "my-lora" and serving["base"] == "tiny-base"
     result = CliRunner().invoke(app, ["doctor", str(healthy), "--server-model", "x"])
     assert isinstance(result.exception, StudioError) and "--server URL" in result.exception.fix
+
+
+def test_generic_server_that_does_not_stop_where_training_ends_answers(healthy, tiny_model_dir):
+    # A server that stops only on the tokenizer's pad/end-of-text token, not on <|im_end|>, the
+    # end-of-turn token the run trained: the adapter's answers run on to the token limit there.
+    e = ChatEngine.load(str(tiny_model_dir))
+    e.add_adapter("healthy", healthy)
+    e.eos_ids = [e.tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    with generic_server(e, {"healthy": "healthy"}, logprobs=False) as url:
+        r = run_doctor(healthy, server=url, write=False, n_probes=4, max_new_tokens=16)
+    printed(r, "NO_STOP")
+    f = next(f for f in r.findings if f.code == "NO_STOP")
+    assert f.severity == "warning" and f.evidence["ran_to_limit"] == f.evidence["probes"] == 4
+    assert f.evidence["target"].startswith("server") and "stop" in f.fix
+    assert "ADAPTER_NOT_APPLIED" not in codes(r) and "TEMPLATE_MISMATCH" not in codes(r)
+
+
+def test_llama_cpp_server_with_the_exported_base_and_lora(healthy, tmp_path):
+    """llama.cpp's own OpenAI-compatible server (llama-cpp-python[server]) on the exported base
+    GGUF, once without the LoRA (the classic: the adapter is never loaded) and once with it."""
+    pytest.importorskip("lorastudio.exporting", reason="needs the GGUF export")
+    server = pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    from lorastudio.exporting import export
+
+    export(healthy, "ollama", tmp_path / "exported", adapter_only=True, verify=False)
+    base, lora = tmp_path / "exported" / "base.gguf", tmp_path / "exported" / "adapter.gguf"
+    found = {}
+    for label, lora_path in (("without", None), ("with", str(lora))):
+        settings = ModelSettings(model=str(base), model_alias="healthy", lora_path=lora_path, n_ctx=512, n_threads=1,
+                                 logits_all=True, verbose=False)
+        with serve_loopback(server.create_app(server_settings=ServerSettings(), model_settings=[settings])) as url:
+            r = run_doctor(healthy, server=url, write=False, **QUICK)
+        printed(r, "ADAPTER_NOT_APPLIED")
+        found[label] = codes(r)
+        assert r.effect["serving"]["compared"]["as_adapter" if lora_path else "as_base"] == 4
+    assert found["without"]["ADAPTER_NOT_APPLIED"] == "error"
+    assert not NEW_CODES & set(found["with"])

@@ -56,7 +56,7 @@ def compare(s: dict, gens: list[dict], t: Thresholds) -> dict:
         if row.get("base") is not None:
             out["base_compared"] += 1
             out["base_as_ours"] += match(row["base"], g["base"], t)
-        if g.get("adapter_stopped"):
+        if g.get("adapter_stopped") and key != "as_base":  # an answer the base gives stops as the base does
             out["ours_stopped"] += 1
             out["ran_on"] += row.get("adapter_finished") is False
     out["compared"] = sum(out[k] for k in ("as_adapter", "as_base", "neither", "undecided"))
@@ -164,7 +164,7 @@ def serving_findings(s: dict, gens: list[dict], expected_template: str | None, k
         None if out else _template_by_answers(s, c, expected_template, t))
     if template:
         out.append(template)
-    if (f := _no_stop(s, c, t, server)):
+    if not out and (f := _no_stop(s, c, t, server)):
         out.append(f)
     if not out and c["neither"] * 2 >= max(c["compared"], 1):
         s["note"] = (f"{c['neither']} of {c['compared']} served answers match the doctor's neither with nor without the "
