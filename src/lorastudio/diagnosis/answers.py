@@ -34,6 +34,7 @@ from .findings import Finding
 from .thresholds import Thresholds
 
 GOOD_SCALED_LR = 2e-4  # lr x alpha/r in the middle of the usual LoRA range (thresholds.py)
+MIN_ANSWERS = 4  # two or three alike answers are chance; four alike where the base's differ are not
 TRAIN_ANSWERS = 128  # training answers compared with each other (the pairs grow with the square)
 
 
@@ -56,7 +57,7 @@ def answer_spread(texts: list[str], ratio: float) -> dict:
 
 
 def _collapsed(s: dict | None, t: Thresholds) -> str | None:
-    if not s or s["answers"] < 2:
+    if not s or s["answers"] < MIN_ANSWERS:
         return None
     if s["pair_share"] >= t.collapse_pair_share:
         return "error"

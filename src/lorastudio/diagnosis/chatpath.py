@@ -79,16 +79,16 @@ class ServerChat:
     `model`: the name the adapter is served under (default: the run folder's name, which a LoRA
     Studio server uses); `base`: the base model's name there (default: "base" on a LoRA Studio
     server, else none). A server started with a token wants it on every call: give the URL
-    `lorastudio serve` prints (`http://host:port/?token=...`) or set LORASTUDIO_TOKEN; other
-    servers' API keys go the same way (OPENAI_API_KEY is read too).
+    `lorastudio serve` prints (`http://host:port/?token=...`) or set LORASTUDIO_TOKEN; another
+    server's API key goes the same way (OPENAI_API_KEY is not read: it is not sent to a server the
+    user did not name it for).
     """
 
     def __init__(self, url: str, model: str | None = None, base: str | None = None, timeout: float = 120.0,
                  token: str | None = None):
         parts = urllib.parse.urlsplit(url)
         query = urllib.parse.parse_qs(parts.query)
-        self.token = (token or (query.get("token") or [None])[0] or os.environ.get("LORASTUDIO_TOKEN")
-                      or os.environ.get("OPENAI_API_KEY"))
+        self.token = token or (query.get("token") or [None])[0] or os.environ.get("LORASTUDIO_TOKEN")
         path = parts.path.rstrip("/").removesuffix("/v1")
         self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         self.target = f"server {self.url}"
@@ -137,7 +137,7 @@ class ServerChat:
         status, data, text = self._call("GET", "/v1/models")
         if status in (401, 403):
             raise StudioError(f"the server at {self.url} refused GET /v1/models (HTTP {status}): it wants a token",
-                              fix="add ?token=... to --server, or set LORASTUDIO_TOKEN (or OPENAI_API_KEY)")
+                              fix="add ?token=KEY to --server, or set LORASTUDIO_TOKEN=KEY")
         if status != 200 or not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise self._not_openai(f"GET /v1/models answered HTTP {status}: {text!r}")
         self.listed = [str(m.get("id")) for m in data["data"] if isinstance(m, dict) and m.get("id") is not None]

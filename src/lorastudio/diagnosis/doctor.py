@@ -8,12 +8,15 @@
                serving check (chatpath.py) on the in-process engine or a server (--server URL),
                and the three numbers (knowledge.py): voice, fact recall, retention of general
                answers, with FACTS_NOT_LEARNED and FORGETTING (warnings: they do not change the
-               verdict, which is about whether the adapter does anything at all)
+               verdict, which is about whether the adapter does anything at all); probes that are
+               training prompts set aside (leak.py: PROBES_LEAK), the answers' shape (answers.py:
+               ANSWERS_COLLAPSED, NO_STOP), the served answers against the doctor's own (served.py)
 It writes RUN_DIR/doctor.json and RUN_DIR/doctor.md and returns a `DoctorReport`.
 
 Verdict rules (every number from diagnosis/thresholds.py; the report lists the ones it used):
-    not_learned   any error-level ADAPTER_IS_IDENTITY, ADAPTER_NO_EFFECT, ADAPTER_NOT_APPLIED or
-                  LOSS_DIVERGED; or TOO_FEW_STEPS, or LOSS_NOT_DECREASING over the whole curve,
+    not_learned   any error-level ADAPTER_IS_IDENTITY, ADAPTER_NO_EFFECT, ADAPTER_NOT_APPLIED,
+                  LOSS_DIVERGED or ANSWERS_COLLAPSED (it changed the model, but one answer to every
+                  prompt is of no use: the report says "not useful"); or TOO_FEW_STEPS, or LOSS_NOT_DECREASING over the whole curve,
                   while the adapter's training loss sits less than `min_train_loss_drop` below
                   the base's (the too-short run that did not move).
     learned       the adapter's mean token loss on training samples is at least

@@ -19,6 +19,7 @@ from .findings import Finding
 from .thresholds import Thresholds
 
 SHOWN = 5  # leaking probes quoted in the finding's evidence (all are in effect["leaks"])
+CHUNK = 256  # probes compared at once: a dataset given as probes against 10k prompts stays ~20 MB
 
 
 def trained_prompts(data) -> list[str]:
@@ -34,10 +35,12 @@ def find_leaks(probes: list[Probe], prompts: list[str], ratio: float = LEAK_RATI
     if not probes or not prompts:
         return []
     texts = [p.prompt for p in probes]
+    unique = sorted(set(texts))
     best: dict[str, tuple[str, float]] = {}
-    for probe, instruction, score in leaks(sorted(set(texts)), prompts, ratio):
-        if probe not in best or score > best[probe][1]:
-            best[probe] = (instruction, score)
+    for start in range(0, len(unique), CHUNK):
+        for probe, instruction, score in leaks(unique[start: start + CHUNK], prompts, ratio):
+            if probe not in best or score > best[probe][1]:
+                best[probe] = (instruction, score)
     rows = []
     for i, text in enumerate(texts):
         if text in best:
