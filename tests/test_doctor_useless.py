@@ -290,6 +290,7 @@ def test_generic_server_that_ignores_the_adapter(healthy, engine):
 def test_generic_server_that_applies_the_adapter(healthy, engine):
     with generic_server(engine, {"healthy": "healthy", "tiny-base": BASE}) as url:
         r = run_doctor(healthy, server=url + "/v1", server_base="tiny-base", write=False, **QUICK)
+    print(next(line for line in format_report(r).splitlines() if line.startswith("serving")))
     assert not NEW_CODES & set(codes(r)) and r.verdict == "learned"
     s = r.effect["serving"]
     assert s["compared"]["as_adapter"] == 4 and s["same_answers"] == 0 and s["logprobs_compared"] == 4
