@@ -281,13 +281,17 @@ def stub_server(engine: ChatEngine, template_sha: str):
         def do_GET(self):
             url = urlsplit(self.path)
             adapter = parse_qs(url.query).get("adapter", [""])[0]
-            if url.path == "/api/engine/template" and adapter in engine.adapters:
+            if url.path == "/v1/models":
+                self._send(200, {"object": "list", "data": [{"id": name} for name in [BASE, *engine.adapters]]})
+            elif url.path == "/api/engine/template" and adapter in engine.adapters:
                 self._send(200, {"adapter": adapter, "sha256": template_sha})
             else:
                 self._send(404, {"error": {"message": f"no adapter {adapter!r}"}})
 
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if req["model"] not in [BASE, *engine.adapters]:
+                return self._send(404, {"error": {"message": f"no model {req['model']!r}"}})
             g = engine.generate(req["messages"], adapter=req["model"], config=GenerationConfig(max_new_tokens=req["max_tokens"]))
             top = float(engine.next_token_logprobs(req["messages"], adapter=req["model"]).max())
             self._send(200, {"choices": [{"message": {"role": "assistant", "content": g.text},
@@ -315,7 +319,7 @@ def test_server_with_another_template_and_its_errors(healthy, tiny_model_dir):
         assert r.effect["serving"]["logprobs_compared"] == 4 and r.effect["serving"]["max_logprob_gap"] > 0
         with pytest.raises(StudioError, match="HTTP 404") as err:
             run_doctor(healthy, server=url, adapter="missing", write=False, **QUICK)
-        assert "--adapter" in err.value.fix
+        assert "--server-model" in err.value.fix
     with pytest.raises(StudioError, match="could not reach the server") as err:
         run_doctor(healthy, server=f"http://127.0.0.1:{free_port()}", write=False)
     assert "--server" in err.value.fix

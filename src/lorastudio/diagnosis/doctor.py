@@ -8,12 +8,15 @@
                serving check (chatpath.py) on the in-process engine or a server (--server URL),
                and the three numbers (knowledge.py): voice, fact recall, retention of general
                answers, with FACTS_NOT_LEARNED and FORGETTING (warnings: they do not change the
-               verdict, which is about whether the adapter does anything at all)
+               verdict, which is about whether the adapter does anything at all); probes that are
+               training prompts set aside (leak.py: PROBES_LEAK), the answers' shape (answers.py:
+               ANSWERS_COLLAPSED, NO_STOP), the served answers against the doctor's own (served.py)
 It writes RUN_DIR/doctor.json and RUN_DIR/doctor.md and returns a `DoctorReport`.
 
 Verdict rules (every number from diagnosis/thresholds.py; the report lists the ones it used):
-    not_learned   any error-level ADAPTER_IS_IDENTITY, ADAPTER_NO_EFFECT, ADAPTER_NOT_APPLIED or
-                  LOSS_DIVERGED; or TOO_FEW_STEPS, or LOSS_NOT_DECREASING over the whole curve,
+    not_learned   any error-level ADAPTER_IS_IDENTITY, ADAPTER_NO_EFFECT, ADAPTER_NOT_APPLIED,
+                  LOSS_DIVERGED or ANSWERS_COLLAPSED (it changed the model, but one answer to every
+                  prompt is of no use: the report says "not useful"); or TOO_FEW_STEPS, or LOSS_NOT_DECREASING over the whole curve,
                   while the adapter's training loss sits less than `min_train_loss_drop` below
                   the base's (the too-short run that did not move).
     learned       the adapter's mean token loss on training samples is at least
@@ -42,7 +45,8 @@ from ..data.readers import load_dataset
 from ..errors import RunError, StudioError
 from ..files import HELDOUT_FILE, write_text_atomic
 from ..models import fingerprint, load_model, load_tokenizer, pick_device, resolve_model
-from .chatpath import EngineChat, ServerChat, check_chat_path
+from .answers import answer_findings, answer_shapes
+from .chatpath import EngineChat, ServerChat, check_chat_path, explain_served
 from .effect import (
     DEFAULT_N_PROBES, MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, compare_loss, has_any, next_token_kl,
     probe_from_sample, rates, read_curve, read_probes, reference_answerer, spread,
@@ -51,13 +55,18 @@ from .findings import CODES, Finding
 from .knowledge import (
     GENERAL_MAX_NEW_TOKENS, general_probes, knowledge_findings, measure, retention, three_numbers,
 )
+from .leak import clean_probes, leak_finding, trained_prompts
+from .served import serving_findings
 from .thresholds import Thresholds
 from .voice import content_scores, derive_markers, heads
 
 VERDICTS = ("learned", "not_learned", "inconclusive")
-NOT_LEARNED_CODES = ("ADAPTER_IS_IDENTITY", "ADAPTER_NO_EFFECT", "ADAPTER_NOT_APPLIED", "LOSS_DIVERGED")
+# error-level findings that decide not_learned; ANSWERS_COLLAPSED among them: the adapter changed the
+# model, but one answer to every prompt is no use
+NOT_LEARNED_CODES = ("ADAPTER_IS_IDENTITY", "ADAPTER_NO_EFFECT", "ADAPTER_NOT_APPLIED", "LOSS_DIVERGED", "ANSWERS_COLLAPSED")
 SERVING_PROBES = 4  # prompts asked twice (adapter, base) through the chat path
 GOOD_SCALED_LR = 2e-4  # lr x alpha/r in the middle of the usual LoRA range (see thresholds.py)
+TRAINING_PROMPTS = "training prompts (no held-out data)"  # the probe source of last resort
 
 
 @dataclass
@@ -249,40 +258,17 @@ def _effect_findings(found: _Findings, effect: dict, plan: dict, config: dict, t
             "after")
 
 
-def _serving_findings(found: _Findings, effect: dict, manifest: dict, t: Thresholds, server: str | None) -> None:
-    s = effect.get("serving")
-    if not s:
-        return
-    gens = {g["prompt"]: g for g in effect.get("generations", [])}
-    ref_differs = any(gens[r["prompt"]]["base"] != gens[r["prompt"]]["adapter"] for r in s["answers"] if r["prompt"] in gens)
-    kl = (effect.get("kl") or {}).get("mean", 0.0)
-    identity = found.get("ADAPTER_IS_IDENTITY") is not None
-    all_same = s["probes"] > 0 and s["same_answers"] == s["probes"]
-    gap = s["max_logprob_gap"]
-    same_logprobs = gap is not None and gap <= t.same_logprob_tol
-    # With log-probs: identical answers and distributions although the adapter measurably moves
-    # them. Without: identical answers where the adapter, applied directly, changes them.
-    if not identity and all_same and ((same_logprobs and kl >= t.no_effect_kl) or (gap is None and ref_differs)):
-        where = f"the server {server}" if server else "the chat engine"
-        found.add(Finding(
-            "ADAPTER_NOT_APPLIED", "error",
-            f"{where} answers with the base model when asked for adapter '{s['adapter']}'",
-            {"target": s["target"], "adapter": s["adapter"], "probes": s["probes"], "same_answers": s["same_answers"],
-             "max_logprob_gap": gap, "same_logprob_tol": t.same_logprob_tol, "kl_when_applied": kl},
-            (f"check that {server} loads the adapter and routes model='{s['adapter']}' to it (a request the server "
-             "does not map to the adapter silently falls back to the base, as vLLM does for a LoRA id of 0)") if server else
-            "the chat path disables or never activates the adapter: make sure it calls set_adapter(name) for the request "
-            "and does not run it inside disable_adapter()"), "after")
-    elif all_same and gap is None and not ref_differs:
-        effect["serving"]["note"] = "answers identical and no log-probabilities returned: cannot tell whether the adapter is applied"
-    expected, got = manifest.get("chat_template_sha256"), s.get("template_sha256")
-    if expected and got and got != expected:
-        found.add(Finding(
-            "TEMPLATE_MISMATCH", "error",
-            f"{s['target']} renders adapter '{s['adapter']}' with a different chat template than training used",
-            {"training_sha256": expected, "serving_sha256": got, "target": s["target"], "adapter": s["adapter"]},
-            "serve the adapter from its run folder (manifest.json holds the training template), or set the serving "
-            f"tokenizer's chat_template to the one in manifest.json (sha256 {expected[:12]}…)"), "after")
+def _after_findings(effect: dict, plan: dict, config: dict, manifest: dict, found: _Findings, max_new_tokens: int,
+                    t: Thresholds, server: str | None) -> list[Finding]:
+    """The findings of leak.py, answers.py and served.py on what was measured."""
+    out = [f for f in [leak_finding(effect["leaks"], t)] if f] if effect.get("leaks") else []
+    out += answer_findings(effect, plan, config, max_new_tokens, t)
+    if effect.get("serving"):
+        identity = found.get("ADAPTER_IS_IDENTITY") is not None
+        kl = (effect.get("kl") or {}).get("mean", 0.0)
+        out += serving_findings(effect["serving"], effect.get("generations", []), manifest.get("chat_template_sha256"),
+                                kl, identity, t, server)
+    return out
 
 
 # ---------------------------------------------------------------- the verdict
@@ -364,22 +350,35 @@ def _training_data(config: dict, manifest: dict, tok, notes: list[str]):
     return dataset, eval_ds, prepared
 
 
-def _choose_probes(probes: str | None, config: dict, data, n: int, run_dir: Path) -> tuple[list[Probe], str]:
-    path = probes or config.get("probes")
-    if path:
-        return spread(read_probes(path), n), str(path)
+def _probe_sources(probes: str | None, config: dict, data, run_dir: Path):
+    """(probes, source) in order of preference, each whole: the --probes file, the run's probes
+    file, the held-out prompts training made (data/heldout.py, never trained on), the eval
+    samples, and last the training prompts themselves."""
+    for path in dict.fromkeys(p for p in (probes, config.get("probes")) if p):
+        yield read_probes(path), str(path)
     made = run_dir / HELDOUT_FILE
-    if made.is_file():  # made from the data before training (data/heldout.py), never trained on
-        return _spread_kinds(read_probes(made), n), "held-out prompts made from the data"
+    if made.is_file():
+        yield read_probes(made), "held-out prompts made from the data"
     if data is None:
-        return [], "none"
+        return
     dataset, eval_ds, prepared = data
     if prepared.eval:
         source_ds = eval_ds if prepared.eval_source == "file" else dataset
         by_index = {s.index: s for s in source_ds.samples}
-        return spread([probe_from_sample(by_index[t.index]) for t in prepared.eval], n), f"eval {prepared.eval_source}"
+        yield [probe_from_sample(by_index[t.index]) for t in prepared.eval], f"eval {prepared.eval_source}"
     by_index = {s.index: s for s in dataset.samples}
-    return spread([probe_from_sample(by_index[t.index]) for t in prepared.train], n), "training prompts (no held-out data)"
+    yield [probe_from_sample(by_index[t.index]) for t in prepared.train], TRAINING_PROMPTS
+
+
+def _choose_probes(probes: str | None, config: dict, data, n: int, run_dir: Path, effect: dict) -> tuple[list[Probe], str]:
+    """The first probe source, without the probes that are training prompts (leak.py; the report
+    is effect["leaks"]), or the next source when none is left; n of them, spread over the kinds."""
+    sources = _probe_sources(probes, config, data, run_dir)
+    chosen, source = next(sources, ([], "none"))
+    if data is not None and source != TRAINING_PROMPTS and chosen:
+        later = ((p, s) for p, s in sources if s != TRAINING_PROMPTS)
+        chosen, source, effect["leaks"] = clean_probes(chosen, source, trained_prompts(data), later)
+    return _spread_kinds(chosen, n), source
 
 
 def _spread_kinds(probes: list[Probe], n: int) -> list[Probe]:
@@ -392,10 +391,10 @@ def _spread_kinds(probes: list[Probe], n: int) -> list[Probe]:
     return out
 
 
-def _heldout_samples(data, probes: list[Probe], probe_source: str, tok, max_seq_len: int) -> tuple[list, str]:
+def _heldout_samples(data, probes: list[Probe], probe_source: str, tok, max_seq_len: int, held_out: bool) -> tuple[list, str]:
     if data is not None and data[2].eval:
         return spread(data[2].eval, MAX_TRAIN_SAMPLES), f"eval {data[2].eval_source}"
-    if probe_source.startswith("training prompts"):
+    if probe_source == TRAINING_PROMPTS or not held_out:
         return [], "none"  # trained-on prompts are no held-out set
     with_answers = [p for p in probes if p.answer]
     samples = [tokenize_sample(tok, p.messages + [{"role": "assistant", "content": p.answer}], max_seq_len) for p in with_answers]
@@ -409,26 +408,34 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
     effect: dict = {}
     effect["weights"] = adapter_weight_stats(run_dir / "adapter", _base_weight_lookup(ref.model), t)
     data = _training_data(config, manifest, ref.tokenizer, notes)
-    probes, source = _choose_probes(probes_arg, config, data, n_probes, run_dir)
+    probes, source = _choose_probes(probes_arg, config, data, n_probes, run_dir, effect)
     effect["probes"] = {"source": source, "count": len(probes)}
     loss = {}
     if data is not None:
         loss["train"] = compare_loss(ref, spread(data[2].train, MAX_TRAIN_SAMPLES), "training samples")
-        held, held_source = _heldout_samples(data, probes, source, ref.tokenizer, config["max_seq_len"])
+        held_out = (effect.get("leaks") or {}).get("clean", True)
+        held, held_source = _heldout_samples(data, probes, source, ref.tokenizer, config["max_seq_len"], held_out)
         loss["heldout"] = compare_loss(ref, held, held_source)
     effect["loss"] = loss
     effect["kl"] = next_token_kl(ref, probes)
     general, general_source = general_probes(general_arg) if general_arg != "none" else ([], "none")
-    effect.update(measure(reference_answerer(ref, max_new_tokens), probes, markers, None))
+    stopped: dict = {}  # adapter on/off -> whether each answer ended on a stop token
+    effect.update(measure(reference_answerer(ref, max_new_tokens, stopped), probes, markers, None))
+    for row, base, adapter in zip(effect["generations"], stopped.get(False, []), stopped.get(True, []), strict=True):
+        row["base_stopped"], row["adapter_stopped"] = base, adapter
     _voice_and_content(effect, probes, markers, data, ref.tokenizer, max_new_tokens)
+    effect["answers"] = answer_shapes(effect["generations"], data, ref, max_new_tokens, t)
     if general:  # short answers: their own, smaller token budget
         answer = reference_answerer(ref, min(max_new_tokens, GENERAL_MAX_NEW_TOKENS))
         effect["retention"] = retention(answer, general, general_source, general_cache)
         if effect["retention"].get("note"):
             notes.append(effect["retention"]["note"])
     if chat is not None and probes:
-        effect["serving"] = check_chat_path(chat, adapter_name, [p.messages for p in probes[:SERVING_PROBES]], max_new_tokens)
-        effect["serving"]["training_template_sha256"] = manifest.get("chat_template_sha256")
+        asked = [p.messages for p in probes[:SERVING_PROBES]]
+        effect["serving"] = s = check_chat_path(chat, adapter_name, asked, max_new_tokens)
+        s["training_template_sha256"] = manifest.get("chat_template_sha256")
+        explain_served(s, effect["generations"], ref, asked, max_new_tokens, ref.tokenizer.chat_template, lambda: load_tokenizer(
+            resolve_model(config.get("model")), config.get("trust_remote_code", False)).chat_template, t)
     return effect
 
 
@@ -469,16 +476,17 @@ def _base_weight_lookup(model):
     return lookup
 
 
-def _paths(run_dir: Path, manifest: dict, source, server: str | None, engine, adapter: str | None):
+def _paths(run_dir: Path, manifest: dict, source, server: str | None, engine, adapter: str | None,
+           server_base: str | None = None):
     """(reference, chat path, adapter name on that path, whether the adapter was loaded into the
     caller's engine for the check)."""
     from ..serving.engine import ChatEngine
 
     config = manifest["config"]
     if server is not None:
-        chat, adapter = ServerChat(server), adapter or run_dir.name
-        chat.template_sha256(adapter)  # fails fast, before any model is loaded, if the server is not there
-        return _load_reference(source, manifest, run_dir / "adapter"), chat, adapter, False
+        chat = ServerChat(server, model=adapter, base=server_base)
+        chat.connect(default_model=run_dir.name)  # fails fast, before any model is loaded
+        return _load_reference(source, manifest, run_dir / "adapter"), chat, chat.model, False
     if engine is None:  # the doctor's own engine: its model serves the measurements too
         engine = ChatEngine.load(config.get("model"), dtype=config.get("dtype", "auto"),
                                  trust_remote_code=config.get("trust_remote_code", False))
@@ -512,14 +520,18 @@ def run_doctor(
     write: bool = True,
     general: str | None = None,
     general_cache: dict | None = None,
+    server_model: str | None = None,
+    server_base: str | None = None,
 ) -> DoctorReport:
     """Diagnose the run in `run_dir`; write doctor.json and doctor.md there (unless write=False).
 
     Base and adapter are measured on one PEFT model switched by PEFT's own API. The serving check
-    asks the same probes through a chat path: the server at `server` (adapter name `adapter`,
-    default the run folder's name), else `engine` (the adapter it holds from this run, or one
-    loaded into it for the check), else a `ChatEngine` the doctor loads, whose model then also
-    serves the measurements (one copy of the weights).
+    asks the same probes through a chat path: the OpenAI-compatible server at `server` (the
+    adapter served as `server_model`, default the run folder's name; the base as `server_base`
+    where the server has one, "base" on a LoRA Studio server), else `engine` (the adapter it
+    holds from this run, or one loaded into it for the check), else a `ChatEngine` the doctor
+    loads, whose model then also serves the measurements (one copy of the weights). `adapter`
+    names the adapter on the engine (or, like `server_model`, on the server).
 
     `general`: general-ability probes for retention (default the bundled set; "none" skips them).
     `general_cache`: prompt → base answer, to share across runs of one base (tune).
@@ -557,7 +569,8 @@ def run_doctor(
         return _finish(run_dir, DoctorReport(str(run_dir), verdict, found.items, found.stages, effect, basis, notes, t), write)
 
     source = resolve_model(config.get("model"))
-    ref, chat, adapter, loaded_for_check = _paths(run_dir, manifest, source, server, engine, adapter)
+    ref, chat, adapter, loaded_for_check = _paths(run_dir, manifest, source, server, engine, server_model or adapter,
+                                                  server_base)
     try:
         effect.update(_measure(run_dir, manifest, ref, chat, adapter, probes, markers, max_new_tokens,
                                n_probes or DEFAULT_N_PROBES, t, notes, general, general_cache))
@@ -570,7 +583,8 @@ def run_doctor(
     if expected_hash and now != expected_hash:
         notes.append(f"the base model at {source.path} is not the one the adapter was trained on (content hash differs)")
     _effect_findings(found, effect, plan, config, t)
-    _serving_findings(found, effect, manifest, t, server)
+    for f in _after_findings(effect, plan, config, manifest, found, max_new_tokens, t, server):
+        found.add(f, "after")
     for f in knowledge_findings(effect, plan, config, t):
         found.add(f, "after")
     effect["three"] = three_numbers(effect)

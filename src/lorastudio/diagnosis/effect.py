@@ -312,8 +312,10 @@ def _left_padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Te
     return ids.to(device), mask.to(device)
 
 
-def greedy(ref: Reference, conversations: list[list[dict]], adapter_on: bool, max_new_tokens: int) -> list[str]:
-    """Greedy answers to each conversation, decoded GENERATE_BATCH at a time."""
+def greedy(ref: Reference, conversations: list[list[dict]], adapter_on: bool, max_new_tokens: int,
+           stopped: list[bool] | None = None) -> list[str]:
+    """Greedy answers to each conversation, decoded GENERATE_BATCH at a time; `stopped` gets, per
+    answer, whether it ended on a stop token (False: it ran to max_new_tokens)."""
     prompts = [encode_prompt(ref.tokenizer, m) for m in conversations]
     pad, ends = ref.tokenizer.pad_token_id or 0, set(ref.end_ids())
     answers = []
@@ -325,7 +327,10 @@ def greedy(ref: Reference, conversations: list[list[dict]], adapter_on: bool, ma
                 temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad,
             )  # (B, T + new)
         for row in out[:, ids.shape[1]:].tolist():
-            cut = next((i for i, t in enumerate(row) if t in ends), len(row))  # rows that ended early are padded
+            cut = next((i for i, t in enumerate(row) if t in ends), None)  # rows that ended early are padded
+            if stopped is not None:
+                stopped.append(cut is not None)
+            cut = len(row) if cut is None else cut
             text = ref.tokenizer.decode(row[:cut], skip_special_tokens=True)
             answers.append(text.strip().rstrip("\ufffd"))  # a character cut by max_new_tokens decodes as U+FFFD
     return answers
@@ -342,8 +347,10 @@ def has_any(text: str, words: list[str]) -> bool:
 Answerer = Callable[[list[list[dict]], bool], list[str]]
 
 
-def reference_answerer(ref: Reference, max_new_tokens: int) -> Answerer:
-    return lambda conversations, adapter_on: greedy(ref, conversations, adapter_on, max_new_tokens)
+def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None = None) -> Answerer:
+    """`stopped`, when given, collects greedy's stop flags under adapter_on (False / True)."""
+    return lambda conversations, adapter_on: greedy(
+        ref, conversations, adapter_on, max_new_tokens, None if stopped is None else stopped.setdefault(adapter_on, []))
 
 
 def side_by_side(ref: Reference, probes: list[Probe], max_new_tokens: int, markers: list[str] | None) -> list[dict]:

@@ -14,6 +14,14 @@ HEADLINE = {
 }
 
 
+def headline(data: dict) -> str:
+    """The verdict in words; an adapter blocked only by collapsed answers did change the model."""
+    codes = {b.get("code") for b in data.get("basis", []) if b.get("name") == "finding"}
+    if data["verdict"] == "not_learned" and codes == {"ANSWERS_COLLAPSED"}:
+        return "not useful: the adapter changed the model, but gives (nearly) the same answer to every prompt"
+    return HEADLINE.get(data["verdict"], data["verdict"])
+
+
 def _num(v, digits: int = 4) -> str:
     if v is None:
         return "n/a"
@@ -126,18 +134,34 @@ def _summary_lines(effect: dict) -> list[str]:
     if s:
         tmpl = s.get("template_sha256")
         same_tmpl = "unknown" if not tmpl else ("same as training" if tmpl == s.get("training_template_sha256") else "DIFFERENT from training")
-        lines.append(f"- serving ({s['target']}, adapter '{s['adapter']}'): {s['same_answers']}/{s['probes']} answers identical to "
-                     f"the base, largest log-prob gap {_num(s['max_logprob_gap'])}; chat template {same_tmpl}")
-        if s.get("note"):
-            lines.append(f"  - {s['note']}")
+        c = s.get("compared") or {}
+        served = (f"served answers like the doctor's with the adapter {c.get('as_adapter', 0)}, without it "
+                  f"{c.get('as_base', 0)}, neither {c.get('neither', 0)}, either {c.get('undecided', 0)}")
+        same = (f"; {s['same_answers']}/{s['probes']} identical to the server's base" if s.get("same_answers") is not None
+                else "; no base on this server (--server-base)")
+        lines.append(f"- serving ({s['target']}, adapter '{s['adapter']}'): {served}{same}, largest log-prob gap "
+                     f"{_num(s['max_logprob_gap'])}; chat template {same_tmpl}")
+        for note in ([s["note"]] if s.get("note") else []) + list(s.get("notes") or []):
+            lines.append(f"  - {note}")
     p = effect.get("probes")
     if p:
         lines.append(f"- probes: {p['count']} from {p['source']}")
+    leaks = effect.get("leaks")
+    if leaks and leaks["leaking"]:
+        lines.append(f"- leaks: {leaks['leaking']} of {leaks['probes']} probes in {leaks['source']} are training prompts "
+                     f"({leaks['exact']} exact); held-out numbers measured on {leaks['measured_on']}")
+    a = effect.get("answers") or {}
+    if a.get("adapter") and a.get("base"):
+        line = (f"- answers alike (pairs near-identical): base {_pct(a['base']['pair_share'])}, "
+                f"adapter {_pct(a['adapter']['pair_share'])}")
+        if a.get("training"):
+            line += f", training answers {_pct(a['training']['pair_share'])}"
+        lines.append(line)
     return lines
 
 
 def render_markdown(data: dict) -> str:
-    out = [f"# LoRA doctor: {HEADLINE.get(data['verdict'], data['verdict'])}", "", f"Run: `{data.get('run_dir', '')}`", "",
+    out = [f"# LoRA doctor: {headline(data)}", "", f"Run: `{data.get('run_dir', '')}`", "",
            "## Verdict", "", f"**{data['verdict']}** (exit code {data.get('exit_code')}), decided on:", ""]
     out += _basis_lines(data) or ["- (nothing measurable)"]
     out += ["", "## Findings", ""]
@@ -175,7 +199,7 @@ def render_markdown(data: dict) -> str:
 
 def render_text(data: dict) -> str:
     """A terminal version: the same content without tables."""
-    out = [f"verdict: {HEADLINE.get(data['verdict'], data['verdict'])}"]
+    out = [f"verdict: {headline(data)}"]
     out += ["  " + line[2:] for line in _basis_lines(data)]
     for f in data["findings"]:
         out.append(f"[{f['severity']}] {f['code']} ({f.get('stage', '')}): {f['title']}")

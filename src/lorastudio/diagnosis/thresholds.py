@@ -73,6 +73,36 @@ class Thresholds:
     min_retention: float = 0.8
     # Serving check: generations identical and logprobs within this of the base → not applied.
     same_logprob_tol: float = 1e-4
+    # A served answer is one of the doctor's in-process answers when rapidfuzz's ratio of the two
+    # reaches this: fewer than 1 character in 10 differs (the expander's NEAR_RATIO), room for a
+    # server in f16 or a quantised format that flips a late token of a greedy answer, far from
+    # two different answers (a persona's answer and the base's share under half their characters).
+    served_match_ratio: float = 90.0
+
+    # ANSWERS_COLLAPSED. Two answers are near-identical at a ratio of 85 or more (of their
+    # normalised texts): one character added to or changed in an 8-character answer still counts
+    # as the same answer (87.5: 嘿嘿俺老孙嘿嘿 / 嘿嘿俺老孙嘿嘿嘿嘿), while two persona phrases
+    # that only share their opening stay apart (嘿嘿俺老孙来也 / 嘿嘿俺老孙知道: 71). An error when
+    # half or more of all answer pairs are near-identical (12 identical answers out of 16 already
+    # give 0.55: one sentence for most prompts), a warning when one answer is given to half the
+    # prompts or more; in both cases only when the base's answers are not. A persona that answers
+    # with three stock phrases in turn has ~0.3 of its pairs alike and its most common phrase on
+    # ~0.4 of the prompts: no finding. An adapter trained on 150 questions sharing one answer gave
+    # it to 12 of 16 reworded prompts after 114 steps (pairs 0.55) and to 16 of 16 after 152, where
+    # the base's 16 answers all differed (pairs 0.01).
+    collapse_ratio: float = 85.0
+    collapse_pair_share: float = 0.5
+    collapse_top_share: float = 0.5
+    # PROBES_LEAK: an error when more than half of the probes are training prompts (the leak rule is
+    # the expander's, data/filters.py LEAK_RATIO 80): most "held-out" numbers would then measure
+    # memorisation; fewer leaking probes are a warning, and the numbers are taken on the rest.
+    leak_error_share: float = 0.5
+    # NO_STOP: half the answers or more hit max_new_tokens while 80%+ of the training answers (end
+    # token included) fit in half that budget: answers that should end after a sentence run on. A
+    # learned end-of-turn stops every answer of the healthy persona runs (6 tokens of 48); a
+    # template without one ran every answer to the limit.
+    no_stop_share: float = 0.5
+    no_stop_train_fit: float = 0.8
 
     @classmethod
     def with_overrides(cls, overrides: dict | None = None) -> "Thresholds":
