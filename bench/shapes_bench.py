@@ -91,9 +91,10 @@ def main() -> None:
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--out", default="/tmp/lorastudio-shapes")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--long-n", type=int, default=200, help="samples in the long-answer Alpaca set")
     args = ap.parse_args()
     out = Path(args.out)
-    files = write_all(out / "data")
+    files = write_all(out / "data", long_n=args.long_n)
     rows = []
     for name in args.shapes.split(","):
         print(f"== {name}", flush=True)

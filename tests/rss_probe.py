@@ -39,7 +39,8 @@ def main() -> None:
         Path(data).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     torch.set_num_threads(options.get("threads") or 1)
     baseline = rss()
-    api.train(model=model, data=data, output=str(output), doctor=False, force=True, **options)
+    # the options are the measurement's own: the recipe would change targets, length and replay per data
+    api.train(model=model, data=data, output=str(output), doctor=False, force=True, auto=False, **options)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     memory = json.loads((output / "plan.json").read_text(encoding="utf-8"))["memory"]
     losses = [json.loads(x)["loss"] for x in (output / "metrics.jsonl").read_text(encoding="utf-8").splitlines()

@@ -20,7 +20,8 @@ pytest.importorskip("bitsandbytes")  # in the test extra; its CPU backend runs e
 
 def config(tiny_model_dir, persona_train, out, **kw):
     return make_config(model=str(tiny_model_dir), data=str(persona_train), output=str(out), quantize="4bit", epochs=2,
-                       max_seq_len=128, lr=1e-2, lora_dropout=0.0, threads=1, doctor=False, init_identity=False, **kw)
+                       max_seq_len=128, lr=1e-2, lora_dropout=0.0, threads=1, doctor=False, init_identity=False, auto=False,
+                       **kw)
 
 
 def test_a_4bit_base_trains_and_merges_into_the_full_precision_weights(tiny_model_dir, persona_train, tmp_path):

@@ -118,11 +118,12 @@ SHAPES = {"long_alpaca": long_alpaca, "identity": identity, "sharegpt_tools": sh
           "messages_parts": messages_parts, "short20": short20}
 
 
-def write_all(folder: Path) -> dict[str, Path]:
+def write_all(folder: Path, long_n: int = 200) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, make in SHAPES.items():
         path = folder / f"{name}.json"
-        path.write_text(json.dumps(make(), ensure_ascii=False, indent=1), encoding="utf-8")
+        records = long_alpaca(long_n) if name == "long_alpaca" else make()
+        path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
         paths[name] = path
     return paths

@@ -7,7 +7,8 @@ A micro-batch of `rows` samples padded to `width` tokens costs, forward and back
 (b: the matmuls, linear in tokens; c: attention, quadratic in the width; a: per-call overhead),
 and an optimizer step costs `opt`. These are fitted from a few real micro-batches of the run's
 own data (the shortest, a middling and the longest of the plan's first epoch, after one untimed
-warm-up), and cached per model, device, dtype, threads and LoRA shape in the studio home, so the
+warm-up), and cached per model, device, dtype, threads, LoRA shape, quantisation and gradient
+checkpointing (recomputing activations costs ~30%) in the studio home, so the
 next run of the same model is estimated without measuring. The estimate then walks the run's
 exact batching: every optimizer step of every epoch, as the loop will form them.
 
@@ -44,10 +45,11 @@ class StepCost:
 
 
 def cost_key(setup) -> str:
-    d = setup.device
+    d, c = setup.device, setup.config
     model = fingerprint(setup.source).get("content_hash") or setup.source.path
+    checkpointing = setup.memory.gradient_checkpointing if setup.memory is not None else bool(c.gradient_checkpointing)
     return json.dumps([model, d.device, str(d.dtype), str(d.matmul_dtype), d.threads, sorted(setup.plan.target_modules),
-                       setup.config.lora_r, torch.__version__])
+                       c.lora_r, c.quantize, checkpointing, torch.__version__])
 
 
 def _cache() -> Path:
