@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 
 
 class StudioError(Exception):
-    """Base class: a problem the user can fix. `fix` says how."""
+    """Base class: a problem the user can fix. `fix` says how.
 
-    def __init__(self, message: str, fix: str | None = None):
+    `key` and `params`, when given, name the message in the catalogue (locales/*.json, key
+    `error.<key>`, its fix `error.<key>.fix`), so the web studio and `LORASTUDIO_LANG=zh` can
+    say it in the user's language; `message` and `fix` stay the English text."""
+
+    def __init__(self, message: str, fix: str | None = None, key: str | None = None, params: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.key = key
+        self.params = params or {}
 
     def __str__(self) -> str:
         return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
@@ -66,8 +72,9 @@ class DataError(StudioError, ValueError):
 class ConfigError(StudioError, ValueError):
     """A bad option value or config file. `option` names the flag or key."""
 
-    def __init__(self, message: str, fix: str | None = None, option: str | None = None):
-        super().__init__(message, fix)
+    def __init__(self, message: str, fix: str | None = None, option: str | None = None, key: str | None = None,
+                 params: dict | None = None):
+        super().__init__(message, fix, key, params)
         self.option = option
 
 

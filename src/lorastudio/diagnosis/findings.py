@@ -25,6 +25,7 @@ class Finding:
     title: str
     evidence: dict = field(default_factory=dict)
     fix: str = ""
+    apply: dict | None = None  # config field -> new value, when the fix is a setting: the web's "apply this fix"
 
     def __post_init__(self) -> None:
         if self.code not in CODES:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from ...data.formatting import check_messages
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
-from ..errors import ApiError, body
+from ..errors import ApiError, keyed_body
 from ..state import iterate_in_thread
 from .jobs import sse
 
@@ -59,8 +59,7 @@ def chat_messages(req: ChatRequest) -> list[dict]:
     if req.system and req.system.strip():
         messages = [{"role": "system", "content": req.system}] + [m for m in messages if m["role"] != "system"]
     if not any(m["role"] == "user" for m in messages):
-        raise ApiError(422, "invalid_request", "the conversation has no user message", "对话中没有用户消息",
-                       "add a message with role 'user'", "添加一条 role 为 user 的消息")
+        raise ApiError(422, "invalid_request", key="no_user_message")
     check_messages(messages)
     return messages
 
@@ -76,7 +75,7 @@ def stream_events(engine, messages: list[dict], adapter: str | None, cfg: Genera
                 chars += len(piece)
                 yield sse("delta", {"text": piece})
         except Exception as e:  # the status line is sent already: report in-band
-            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            yield sse("error", keyed_body("generation_failed", "generation_failed", "en", {"detail": f"{type(e).__name__}: {e}"}))
             return
         yield sse("done", {"adapter": name, "chars": chars, "seconds": round(time.perf_counter() - t0, 3)})
 
@@ -118,10 +117,7 @@ def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
     entry = registry.get(req.adapter)
     probes_file = entry.config.get("probes")
     if not probes_file or not Path(probes_file).is_file():
-        raise ApiError(409, "no_probes", f"run {req.adapter!r} was trained without held-out probes",
-                       f"运行 {req.adapter!r} 训练时没有设置留出的测试问题（probes）",
-                       "train with probes (e.g. wukong_probes.jsonl) to test on questions it never saw",
-                       "训练时选择 probes 文件（如 wukong_probes.jsonl），以便用没见过的问题测试")
+        raise ApiError(409, "no_probes", key="no_probes", params={"name": req.adapter})
     probes = read_probes(probes_file, req.limit)
     markers = entry.config.get("markers") or []
     adapter = holder.resolve(req.adapter)
@@ -145,7 +141,7 @@ def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
             async for row in iterate_in_thread(results):
                 yield sse("probe", row)
         except Exception as e:
-            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            yield sse("error", keyed_body("generation_failed", "generation_failed", "en", {"detail": f"{type(e).__name__}: {e}"}))
             return
         yield sse("done", {"adapter": adapter, "probes": len(probes), "markers": markers})
 

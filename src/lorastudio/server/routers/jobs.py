@@ -55,13 +55,12 @@ def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: Data
     name = validate_name(req.name, "run name") if req.name else _free_name(settings.runs)
     run_dir = settings.runs / name
     if run_dir.exists() or jobs.list(ACTIVE, name=name):
-        raise ApiError(409, "conflict", f"a run named {name!r} already exists", f"名为 {name!r} 的运行已存在",
-                       "choose another name, or resume that run", "换一个名字，或继续（resume）那个运行")
+        raise ApiError(409, "conflict", key="conflict.run_exists", params={"name": name})
     config = build_config(req.config, datasets, run_dir, settings.model)
     setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("training refused: the plan has error-level findings", setup.findings,
-                          fix="apply the fixes shown, or tick 'force' to train anyway")
+                          fix="apply the fixes shown, or tick 'force' to train anyway", key="plan_refused")
     job = runner.submit("train", name, run_dir, config.model_dump(), force=req.force)
     return job.to_dict()
 
@@ -149,10 +148,9 @@ def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     """Queue a cancelled or failed run again; it continues from its latest checkpoint."""
     job = jobs.get(job_id)
     if job.status not in (CANCELLED, FAILED) or job.kind != "train":
-        raise ApiError(409, "conflict", f"job {job_id} is {job.status}; only cancelled or failed training jobs resume",
-                       f"任务 {job_id} 状态为 {job.status}；只有已取消或失败的训练任务可以继续")
+        raise ApiError(409, "conflict", key="conflict.not_resumable", params={"id": job_id})
     if is_complete(Path(job.run_dir)):
-        raise ApiError(409, "conflict", f"run {job.name!r} is already complete", f"运行 {job.name!r} 已完成")
+        raise ApiError(409, "conflict", key="conflict.complete", params={"name": job.name})
     return runner.requeue(job_id, resume=True).to_dict()
 
 
@@ -180,5 +178,6 @@ def list_runs(settings: SettingsDep, jobs: JobsDep) -> dict:
 def run_dir_of(settings, name: str) -> Path:
     run_dir = settings.runs / validate_name(name, "run name")
     if not run_dir.is_dir():
-        raise NotFound(f"no run named {name!r}", fix="see GET /api/runs for the runs there are")
+        raise NotFound(f"no run named {name!r}", fix="see GET /api/runs for the runs there are", key="not_found.run",
+                       params={"name": name})
     return run_dir

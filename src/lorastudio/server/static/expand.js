@@ -97,7 +97,7 @@ EXP.render = function () {
   $("#ex-result").innerHTML = `
     <div class="numbers">${box(`${r.n_source} → ${r.n_out}`, "ex.samples")}${box(r.n_probes, "ex.probes")}
       ${box(r.candidates, "ex.tried")}${box(rejected, "ex.rejected")}${box("", "ex.kept", "ex-kept")}</div>
-    ${r.notes.map((n) => `<p class="hint">${esc(n)}</p>`).join("")}
+    ${EXP.notes(r).map((n) => `<p class="hint ex-note">${esc(n)}</p>`).join("")}
     <div class="grid2">
       <div><h3>${t("ex.cats")}</h3><table class="table" id="ex-cats"></table></div>
       <div><h3>${t("ex.filters")}</h3><table class="table" id="ex-filters">
@@ -125,6 +125,14 @@ EXP.render = function () {
   EXP.counts();
 };
 
+// What fell short, from the report's numbers (in the page's language, not the server's words).
+EXP.notes = function (r) {
+  const out = [];
+  if (r.n_out < r.target) out.push(t("ex.note.target", { target: r.target, n: r.n_out }));
+  if (r.n_probes < r.holdout) out.push(t("ex.note.probes", { n: r.n_probes, holdout: r.holdout }));
+  return out;
+};
+
 EXP.filterName = (k) => (t("ex.filter." + k) !== "ex.filter." + k ? t("ex.filter." + k) : k);
 
 // One group per category (the server sends them grouped, seeds first), each row with its keep box.
@@ -142,7 +150,7 @@ EXP.rows = function () {
     html += rows.map(([c, i]) => `<tr data-row="${esc(c.id)}" class="${EXP.keep.has(c.id) ? "" : "discarded"}">
       <td><input type="checkbox" data-id="${esc(c.id)}" ${EXP.keep.has(c.id) ? "checked" : ""}></td><td>${i + 1}</td>
       <td><span class="badge ${c.origin === "seed" ? "seed" : ""}">${esc(t("ex.origin." + c.origin))}</span></td>
-      <td class="text">${esc(c.prompt)}</td><td class="text">${esc(c.response)}</td></tr>`).join("");
+      <td class="text user-text">${esc(c.prompt)}</td><td class="text user-text">${esc(c.response)}</td></tr>`).join("");
   }
   return html;
 };
@@ -151,7 +159,7 @@ EXP.probesHTML = function (probes) {
   if (!probes.length) return "";
   return `<details id="ex-probes"><summary>${esc(t("ex.probes.list", { n: probes.length }))}</summary>
     <table class="table"><tr><th>${t("ds.col.category")}</th><th>${t("ch.probes.col.prompt")}</th><th>${t("ex.col.expect")}</th></tr>
-    ${probes.map((p) => `<tr><td>${esc(p.category || "")}</td><td class="text">${esc(p.prompt)}</td><td>${esc(p.expect_any.join("、"))}</td></tr>`).join("")}
+    ${probes.map((p) => `<tr><td class="user-text">${esc(p.category || "")}</td><td class="text user-text">${esc(p.prompt)}</td><td class="user-text">${esc(p.expect_any.join("、"))}</td></tr>`).join("")}
     </table></details>`;
 };
 

@@ -32,21 +32,29 @@ TUNE.settings = function (s) {
   }).join(" · ");
 };
 
-// A skipped trial's reason in the page's language; refusals and failures keep the tool's own words.
-TUNE.note = (r) => (r.status === "skipped" && r.estimated_seconds ? t("tune.note.skipped", { s: Math.round(r.estimated_seconds) }) : r.note);
+// A trial's reason in the page's language: a skip by its time, a refusal by its findings' codes;
+// a failure keeps the tool's own words (shown apart, as the server wrote them).
+TUNE.noteHTML = function (r) {
+  if (r.status === "skipped" && r.estimated_seconds) return esc(t("tune.note.skipped", { s: Math.round(r.estimated_seconds) }));
+  if (r.status === "refused") {
+    const codes = [...new Set(String(r.note || "").match(/\b[A-Z][A-Z_]{3,}\b/g) || [])];
+    return esc(t("tune.note.refused")) + " " + codes.map((c) => `<code>${esc(c)}</code>`).join(" ");
+  }
+  return r.note ? `<span class="core-text">${esc(r.note)}</span>` : "";
+};
 
 TUNE.row = function (r) {
   const score = r.score === null || r.score === undefined ? "—" : r.score.toFixed(3);
   const why = r.status === "done" ? "" : ` <span class="badge ${esc(r.status)}">${esc(t("tune.status." + r.status))}</span>` +
-    (TUNE.note(r) ? `<div class="hint">${esc(TUNE.note(r))}</div>` : "");
-  return `<tr data-trial="${esc(r.name)}" class="${r.best ? "best" : ""}"><td>${esc(r.name)}</td>
+    (TUNE.noteHTML(r) ? `<div class="hint">${TUNE.noteHTML(r)}</div>` : "");
+  return `<tr data-trial="${esc(r.name)}" class="${r.best ? "best" : ""}"><td class="file-name">${esc(r.name)}</td>
     <td class="text">${esc(TUNE.settings(r.settings))}${why}</td><td>${TUNE.pct(r.voice)}</td><td>${TUNE.pct(r.facts)}</td>
     <td>${TUNE.pct(r.retention)}</td><td>${score}</td><td class="star">${r.best ? "★" : ""}</td></tr>`;
 };
 
 TUNE.current = function (c) {
   const what = c.phase === "scoring" ? t("tune.scoring") : t("tune.training", { step: c.step || 0, total: c.total_steps || "?" });
-  return `<tr class="current" data-current="${esc(c.trial)}"><td>${esc(c.trial)}</td><td colspan="6" class="hint">${esc(what)}</td></tr>`;
+  return `<tr class="current" data-current="${esc(c.trial)}"><td class="file-name">${esc(c.trial)}</td><td colspan="6" class="hint">${esc(what)}</td></tr>`;
 };
 
 TUNE.summary = function (job, tt) {
