@@ -89,8 +89,8 @@ class RunError(StudioError):
 class PlanRefused(StudioError):
     """Training refused because the plan has error-level findings (use --force to override)."""
 
-    def __init__(self, message: str, findings: list, fix: str | None = None):
-        super().__init__(message, fix)
+    def __init__(self, message: str, findings: list, fix: str | None = None, key: str | None = None):
+        super().__init__(message, fix, key)
         self.findings = findings
 
 

@@ -13,7 +13,8 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/i18n/{lang}")
-def catalogue(lang: str = PathParam(..., max_length=16, description="en or zh (zh-CN and the like are zh)")) -> JSONResponse:
+def catalogue(lang: str = PathParam(..., pattern=r"^(en|zh)([-_][A-Za-z]{2,4})?$",
+                                    description="en or zh (zh-CN and the like are zh)")) -> JSONResponse:
     """Every message in one language (locales/{en,zh}.json): the same texts the CLI prints."""
     return JSONResponse(i18n.catalogue(i18n.normalize(lang)), headers={"Cache-Control": "no-cache"})
 
