@@ -16,8 +16,8 @@ AD.refresh = async function (method) {
 const modelName = (m) => String(m || "").replace(/[\\/]+$/, "").split(/[\\/]/).pop();
 
 AD.render = function (r) {
-  const active = r.active === "base" ? t("ch.base") : r.active;
-  $("#ad-engine").innerHTML = `${esc(t("ad.engine"))} <code>${esc(modelName(r.engine.model))}</code> · ${esc(t("ad.current"))} <code>${esc(active)}</code>`;
+  const active = r.active === "base" ? esc(t("ch.base")) : `<code>${esc(r.active)}</code>`;
+  $("#ad-engine").innerHTML = `${esc(t("ad.engine"))} <code>${esc(modelName(r.engine.model))}</code> · ${esc(t("ad.current"))} ${active}`;
   $("#ad-empty").hidden = r.adapters.length > 0;
   $("#ad-rows").innerHTML = r.adapters.map((a) => {
     const c = a.config || {}, n = esc(a.name), q = encodeURIComponent(a.name);
@@ -41,7 +41,7 @@ AD.act = async function (act, name) {
   try {
     if (act === "activate") {
       await api("POST", `/api/adapters/${q}/activate`);
-      toast(t("ad.activated", { name }));
+      toast(tHTML("ad.activated", { name }));
     } else if (act === "rename") {
       const to = prompt(t("ad.rename.prompt", { name }), name);
       if (!to || to === name) return;
@@ -50,7 +50,7 @@ AD.act = async function (act, name) {
       if (!confirm(t("ad.delete.confirm", { name }))) return;
       await api("DELETE", `/api/adapters/${q}?confirm=${q}`);
     } else if (act === "merge") {
-      $("#ad-message").innerHTML = `<p class="hint"><span class="spinner"></span>${esc(t("ad.merging", { name }))}</p>`;
+      $("#ad-message").innerHTML = `<p class="hint"><span class="spinner"></span>${tHTML("ad.merging", { name })}</p>`;
       const r = await api("POST", `/api/adapters/${q}/merge`, {});
       $("#ad-message").innerHTML = `<div class="ok-box">${esc(t("ad.merged"))} <code>${esc(r.path)}</code></div>`;
     }

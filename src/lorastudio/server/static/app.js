@@ -11,7 +11,11 @@ async function init() {
   window.addEventListener("langchange", () => { uploadHint(); route(); });
   uploadHint();
   $("#ds-upload").onclick = DS.upload;
-  $("#ds-file").onchange = () => { const f = $("#ds-file").files[0]; $("#ds-file-name").textContent = f ? f.name : t("ds.nofile"); };
+  $("#ds-file").onchange = () => {
+    const f = $("#ds-file").files[0], label = $("#ds-file-name");
+    label.textContent = f ? f.name : t("ds.nofile");
+    label.classList.toggle("file-name", !!f);
+  };
   document.addEventListener("click", (e) => {
     const li = e.target.closest("#page-datasets li[data-name]");
     if (li) DS.select(li.dataset.name);

@@ -9,7 +9,7 @@
 class StudioChart {
   constructor(el, opts) {
     this.el = el;
-    this.opts = Object.assign({ height: 180, yMin0: false, smooth: null }, opts);
+    this.opts = Object.assign({ height: 190, yMin0: false, smooth: null }, opts);
     this.series = this.opts.series;
     this.marks = [];
     this.pending = false;
@@ -34,7 +34,7 @@ class StudioChart {
     this.plot = new uPlot({
       width: Math.max(this.el.clientWidth, 200), height: this.opts.height,
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-      legend: { live: true },
+      legend: { live: false },  // the labels; values show in the tooltip
       scales: { x: { time: false }, y: yRange ? { range: yRange } : { auto: true } },
       axes: [
         { space: 44, incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000],

@@ -86,7 +86,7 @@ function problemsHTML(problems, total) {
   const text = (p) => (p.code && has("data." + p.code) ? esc(t("data." + p.code, p.params)) : `<span class="core-text">${esc(p.message)}</span>`);
   return `<table class="table problems"><thead><tr><th>${esc(t("common.record"))}</th><th>${esc(t("common.field"))}</th><th>${esc(t("common.message"))}</th></tr></thead><tbody>` +
     shown.map((p) => `<tr><td>${p.index === null || p.index === undefined ? "—" : p.index}</td><td><code>${esc(p.field || "—")}</code></td><td>${text(p)}</td></tr>`).join("") +
-    "</tbody></table>" + (more > 0 ? `<p class="hint more-problems">${esc(t("common.more", { n: more }))}</p>` : "");
+    "</tbody></table>" + (more > 0 ? `<p class="hint more-problems">${tHTML("common.more", { n: more })}</p>` : "");
 }
 
 function errorHTML(err) {
@@ -103,8 +103,8 @@ function errorHTML(err) {
 
 function showError(target, err) { $(target).innerHTML = errorHTML(err); }
 
-function toast(text) {
-  const el = $("#toast"); el.textContent = text; el.hidden = false;
+function toast(html) {
+  const el = $("#toast"); el.innerHTML = html; el.hidden = false;
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { el.hidden = true; }, 3500);
 }
 

@@ -48,7 +48,7 @@ DS.render = function (d) {
       ${row(t("ds.chars.prompt"), s.chars.prompt)}${row(t("ds.chars.response"), s.chars.response)}</table>
     <div id="ds-tokens" class="hint">${esc(t("common.loading"))}</div>
     <h3>${esc(t("ds.findings"))}</h3><div id="ds-findings" class="hint">${esc(t("common.loading"))}</div>
-    <h3>${esc(t("ds.preview", { n: d.preview.length }))}</h3>
+    <h3>${tHTML("ds.preview", { n: d.preview.length })}</h3>
     <table class="table" id="ds-preview"><tr><th>${esc(t("ds.col.index"))}</th><th>${esc(t("ds.col.category"))}</th><th>${esc(t("ds.col.prompt"))}</th><th>${esc(t("ds.col.response"))}</th></tr>
       ${d.preview.map((r) => `<tr><td>${r.index}</td><td class="user-text">${esc(r.category || "")}</td><td class="text user-text">${esc(r.prompt)}</td><td class="text user-text">${esc(r.response)}</td></tr>`).join("")}</table>`;
   $("#ds-use").onclick = () => { TRAIN.pick(d.name); location.hash = "#train"; };
@@ -70,7 +70,7 @@ DS.loadTokens = async function (name) {
     const k = s.tokens, row = (label, p) => `<tr><td>${esc(label)}</td><td>${p.p50}</td><td>${p.p95}</td><td>${p.max}</td></tr>`;
     $("#ds-lengths").insertAdjacentHTML("beforeend", row(t("ds.tokens.prompt"), k.prompt) + row(t("ds.tokens.response"), k.response) + row(t("ds.tokens.total"), k.total));
     $("#ds-tokens").innerHTML = `${esc(t("ds.tokens.model"))} <code>${esc(s.model)}</code> · ${esc(t("ds.tokens.sum"))}：<b>${k.sum.toLocaleString()}</b> · ` +
-      `${esc(t("ds.truncated", { n: k.max_seq_len }))}：<b>${k.truncated.count}</b> · ${esc(t("ds.zero"))}：<b>${k.zero_trainable.count}</b>`;
+      `${tHTML("ds.truncated", { n: k.max_seq_len })}：<b>${k.truncated.count}</b> · ${esc(t("ds.zero"))}：<b>${k.zero_trainable.count}</b>`;
   } catch (e) { $("#ds-tokens").innerHTML = errorHTML(e); }
 };
 
@@ -101,8 +101,8 @@ DS.upload = async function () {
   const form = new FormData(); form.append("file", file);
   try {
     const d = await api("POST", "/api/datasets", form, true);
-    note.innerHTML = `<div class="ok-box">${esc(t("ds.uploaded", { name: d.name, n: d.n_samples }))}` +
-      (d.renamed_from ? `<br>${esc(t("ds.renamed", { name: d.name }))}` : "") + "</div>";
+    note.innerHTML = `<div class="ok-box">${tHTML("ds.uploaded", { name: d.name, n: d.n_samples })}` +
+      (d.renamed_from ? `<br>${tHTML("ds.renamed", { name: d.name })}` : "") + "</div>";
     await DS.refresh();
     DS.select(d.name);
     TRAIN.pick(d.name);

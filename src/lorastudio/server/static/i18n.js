@@ -62,13 +62,14 @@ function fieldRef(name) {
 
 const PLACEHOLDER = /\{(@?)([A-Za-z_][A-Za-z0-9_.]*)(?::(%))?\}/g;
 
-function renderTemplate(template, params) {
+function renderTemplate(template, params, wrap) {
   params = params || {};
+  wrap = wrap || ((x) => x);
   const present = (text) => [...text.matchAll(PLACEHOLDER)].every((m) => m[1] || (params[m[2]] !== undefined && params[m[2]] !== null));
   const text = template.replace(/\[\[([\s\S]*?)\]\]/g, (all, inner) => (present(inner) ? inner : ""));
   return text.replace(PLACEHOLDER, (all, at, name, spec) => {
     if (at) return fieldRef(name);
-    return name in params ? fmtValue(params[name], spec === "%") : all;
+    return name in params ? wrap(fmtValue(params[name], spec === "%")) : all;
   });
 }
 
@@ -80,11 +81,13 @@ function t(key, params) {
   return renderTemplate(template, params).replace(/`([^`]*)`/g, "$1");
 }
 
-// The same as HTML: escaped, with `x` as <code>x</code>.
+// The same as HTML: escaped, with `x` as <code>x</code>, and each parameter (a number, a name,
+// the user's value) in a <span class="param">: data, not the catalogue's words.
 function tHTML(key, params) {
   const template = I18N.messages[key] !== undefined ? I18N.messages[key] : (I18N.en[key] !== undefined ? I18N.en[key] : key);
   const escd = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-  return escd(renderTemplate(template, params)).replace(/`([^`]*)`/g, "<code>$1</code>");
+  return escd(renderTemplate(template, params, (v) => `\u0001${v}\u0002`))
+    .replace(/`([^`]*)`/g, "<code>$1</code>").replace(/\u0001/g, '<span class="param">').replace(/\u0002/g, "</span>");
 }
 
 function applyI18n(root) {

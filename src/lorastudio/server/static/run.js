@@ -3,7 +3,7 @@
 // moment they were raised; base and adapter answers side by side; the raw numbers in "details".
 "use strict";
 
-const DR = {};
+const DR = { SHOWN: 8 };  // answers shown at once; the rest behind a toggle
 pages.doctor = {
   async show(arg) {
     try {
@@ -38,7 +38,7 @@ DR.basisRow = function (b, findings) {
   }
   const percent = b.name === "train_loss_drop" || b.name === "marker_gain";
   const v = (x) => (typeof x === "number" ? fmtValue(x, percent) : "—");
-  const need = b.threshold === undefined || b.threshold === null ? "" : " " + esc(t("dr.needs", { value: v(b.threshold) }));
+  const need = b.threshold === undefined || b.threshold === null ? "" : " " + tHTML("dr.needs", { value: v(b.threshold) });
   return `<li data-basis="${esc(b.name)}">${mark} ${esc(t("basis." + b.name))}：<b>${v(b.value)}</b>${need}</li>`;
 };
 
@@ -65,9 +65,12 @@ DR.threeHTML = function (three) {
 DR.answersHTML = function (gens) {
   if (!Array.isArray(gens) || !gens.length) return "";
   const mark = (g, side) => (g[side + "_fact"] === undefined ? "" : (g[side + "_fact"] ? ' <span class="hit">✓</span>' : ' <span class="miss">✗</span>'));
-  return `<h3>${esc(t("dr.generations"))}</h3><table class="table answers"><thead><tr><th>${esc(t("ch.probes.col.prompt"))}</th><th>${esc(t("ch.probes.col.base"))}</th><th>${esc(t("ch.probes.col.adapter"))}</th></tr></thead><tbody>` +
-    gens.map((g) => `<tr><td class="text user-text">${esc(g.prompt)}</td><td class="text"><span class="user-text">${esc(g.base)}</span>${mark(g, "base")}</td>` +
-      `<td class="text"><span class="user-text">${esc(g.adapter)}</span>${mark(g, "adapter")}</td></tr>`).join("") + "</tbody></table>";
+  const head = `<thead><tr><th>${esc(t("ch.probes.col.prompt"))}</th><th>${esc(t("ch.probes.col.base"))}</th><th>${esc(t("ch.probes.col.adapter"))}</th></tr></thead>`;
+  const row = (g) => `<tr><td class="text user-text">${esc(g.prompt)}</td><td class="text"><span class="user-text">${esc(g.base)}</span>${mark(g, "base")}</td>` +
+    `<td class="text"><span class="user-text">${esc(g.adapter)}</span>${mark(g, "adapter")}</td></tr>`;
+  const first = gens.slice(0, DR.SHOWN), rest = gens.slice(DR.SHOWN);
+  return `<h3>${esc(t("dr.generations"))}</h3><table class="table answers">${head}<tbody>${first.map(row).join("")}</tbody></table>` +
+    (rest.length ? `<details class="more-answers"><summary>${tHTML("dr.more", { n: rest.length })}</summary><table class="table answers"><tbody>${rest.map(row).join("")}</tbody></table></details>` : "");
 };
 
 // The measured numbers, named, behind the "details" toggle.

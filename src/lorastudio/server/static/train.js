@@ -73,7 +73,8 @@ TRAIN.fillForm = function (job) {
   f.target_modules.value = Array.isArray(c.target_modules) ? c.target_modules.join(",") : (c.target_modules || "");
   if (c.doctor !== undefined) f.doctor.checked = !!c.doctor;
   f.force.checked = !!job.force;
-  $("#form-note").textContent = t("tr.restored", { name: job.name });
+  $("#form-note").innerHTML = tHTML("tr.restored", { name: job.name });
+  $("#form-note").dataset.job = String(job.id);
   TRAIN.schedulePlan(0);
 };
 
@@ -133,7 +134,7 @@ TRAIN.applyFix = function (apply) {
     setTimeout(() => input.classList.remove("applied"), 1500);
   }
   if (location.hash !== "#train") location.hash = "#train";
-  toast(t("fix.applied"));
+  toast(esc(t("fix.applied")));
   TRAIN.schedulePlan(0);
 };
 
@@ -269,10 +270,11 @@ TRAIN.renderJob = function (job) {
   let status = statusBadge(job.status) + ` <span class="badge kind">${esc(kindLabel(job.kind))}</span>`;
   if (job.status === "running" && p.state === "done" && job.kind === "train") status += " " + esc(t("status.doctor"));
   if (job.status === "running" && job.cancel_requested) status += " " + esc(t("status.stopping"));
-  $("#job-title").innerHTML = `#${job.id} <b>${esc(job.name)}</b>`;
+  $("#job-title").innerHTML = `#${job.id} <b class="file-name">${esc(job.name)}</b>`;
   $("#job-verdict").innerHTML = job.verdict ? `${esc(t("dr.verdict"))}：${verdictBadge(job.verdict)} <a href="#doctor/${encodeURIComponent(job.name)}">${esc(t("tr.report"))}</a>` : "";
   $("#job-status").innerHTML = status + (job.error ? `<div class="error-box"><b>${esc(t("tr.failed"))}</b><div class="core-text">${esc(job.error)}</div></div>` : "");
   $("#job-card").dataset.status = job.status;
+  if (!job.active && $("#form-note").dataset.job === String(job.id)) $("#form-note").textContent = "";  // no longer running
   $("#job-card").dataset.kind = job.kind;
   $("#job-cancel").hidden = !job.active;
   $("#job-cancel").textContent = job.cancel_requested ? t("tr.cancel.again") : t("tr.cancel");
