@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import httpx
 import pytest
@@ -143,9 +142,10 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
 
         # ---- train: start-up phases, live curves; reload mid-run; cancel; resume
         page.select_option("#train-form [name=data]", "wukong_train.json")
-        for name, value in (("epochs", "3"), ("batch_size", "1"), ("grad_accum", "1"), ("lr", "1e-4"), ("name", "walk")):
+        for name, value in (("epochs", "3"), ("batch_size", "1"), ("grad_accum", "1"), ("lr", "1e-4"), ("eval_split", "0.1"),
+                            ("name", "walk")):
             page.fill(f"#train-form [name={name}]", value)
-        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "465", timeout=20_000)
+        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "417", timeout=20_000)  # 139 x 3
         page.evaluate("""() => { window.__phases = []; new MutationObserver(() => { const p = document.querySelector('#job-phases').dataset.phase;
           if (p && window.__phases.at(-1) !== p) window.__phases.push(p); }).observe(document.querySelector('#job-phases'), {attributes: true, childList: true}); }""")
         page.click("#train-start")
@@ -175,8 +175,10 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
         page.click("#job-resume")
         expect(page.locator("#job-card")).to_have_attribute("data-status", "done", timeout=180_000)
         expect(page.locator("#job-verdict .badge.verdict")).to_be_visible(timeout=10_000)
-        assert int(page.get_attribute("#chart-loss", "data-points")) == 465
-        assert int(page.get_attribute("#chart-loss", "data-marks")) >= 2  # checkpoints: epochs and the cancel
+        assert int(page.get_attribute("#chart-loss", "data-points")) == 417
+        assert int(page.get_attribute("#chart-loss", "data-marks")) >= 3  # checkpoints: each epoch and the cancel
+        counts = dict(x.split(":") for x in page.get_attribute("#chart-loss", "data-counts").split(","))
+        assert counts == {"raw": "417", "loss": "417", "eval": "3"}, counts  # raw, smoothed, eval loss per epoch
         ticks = page.get_attribute("#chart-loss", "data-xticks").split(",")
         assert "100" in ticks and all(re.fullmatch(r"\d+", x) for x in ticks), ticks
         check_x_ticks_at_100_and_120(page)
@@ -227,7 +229,7 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
         shot(page, lang, "tune")
         page.click("#jobs-table tr[data-job='1'] [data-view]")  # the training job
         expect(page.locator("#job-card")).to_have_attribute("data-kind", "train")
-        page.wait_for_function("Number(document.querySelector('#chart-loss').dataset.points) === 465", timeout=30_000)
+        page.wait_for_function("Number(document.querySelector('#chart-loss').dataset.points) === 417", timeout=30_000)
         check_page(page, lang, "train after tune")
         assert not errors, errors
 
@@ -287,5 +289,4 @@ def switch_language_and_back(page, c: dict) -> None:
     page.click("#lang-switch")
     expect(page.locator("#job-status .badge").first).to_have_text(c["status.done"])
     expect(page.locator("#chart-lr .u-legend")).to_contain_text(c["chart.lr"])
-    assert int(page.get_attribute("#chart-loss", "data-points")) == 465
-    time.sleep(0.2)
+    assert int(page.get_attribute("#chart-loss", "data-points")) == 417

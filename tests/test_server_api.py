@@ -294,3 +294,26 @@ def test_token_guards_every_call_and_page(home, engine):
         r = c.get("/?token=s3cret", follow_redirects=False)
         assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
         assert c.get("/").status_code == 200 and c.get("/api/jobs").status_code == 200
+
+
+def test_serve_prints_its_address_only_when_it_accepts_connections(tmp_path):
+    """The address line comes after the app's start-up, with the socket listening: a script that
+    opens it the moment it is printed is never refused."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+    from server_fakes import free_port
+
+    port = free_port()
+    code = f"from lorastudio.server import serve; serve(port={port}, home={str(tmp_path / 'home')!r})"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("LoRA Studio") and f":{port}/" in first, first
+        assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json()["ok"] is True  # at once, no retry
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -102,6 +102,7 @@ class StudioChart {
   record() {
     this.el.dataset.points = String(this.xs.length);
     this.el.dataset.marks = String(this.marks.length);
+    this.el.dataset.counts = this.series.map((s) => `${s.key}:${this.ys[s.key].filter((v) => v !== null).length}`).join(",");
   }
 
   fit() {
