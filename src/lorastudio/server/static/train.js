@@ -80,6 +80,7 @@ TRAIN.fillForm = function (job) {
 
 TRAIN.schedulePlan = function (delay) {
   clearTimeout(TRAIN.planTimer);
+  if (!$("#page-train").classList.contains("active")) return;  // planned when the page is shown
   $("#plan-state").innerHTML = `<span class="spinner"></span>${esc(t("tr.plan.updating"))}`;
   TRAIN.planTimer = setTimeout(TRAIN.updatePlan, delay === undefined ? 250 : delay);
 };
