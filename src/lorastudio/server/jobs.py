@@ -164,6 +164,23 @@ def doctor_verdict(run_dir: Path) -> str | None:
     return _VERDICTS[str(path)][1]
 
 
+def checkpoint_steps(job: "Job", upto: int) -> list[int]:
+    """Steps up to `upto` at which the run saved a checkpoint: by the trainer's rule (every
+    save_steps, else at each epoch's end: plan.json's steps per epoch), and those on disk (a
+    cancel saves one at any step). Older ones are deleted as training goes (keep_checkpoints);
+    the rule still places them, so a reloaded page marks them all."""
+    run = Path(job.run_dir)
+    steps = {int(p.name.split("-")[1]) for p in list_checkpoints(run)}
+    try:
+        plan = json.loads((run / "plan.json").read_text(encoding="utf-8")).get("plan") or {}
+    except (OSError, ValueError, AttributeError):
+        plan = {}
+    every = job.config.get("save_steps") or plan.get("steps_per_epoch") or 0
+    if every:
+        steps |= set(range(every, min(upto, plan.get("total_steps") or upto) + 1, every))
+    return sorted(s for s in steps if s <= upto)
+
+
 class JobStore:
     """The jobs table. Each call opens its own connection: safe from any thread, and every
     change is committed at once, so an abrupt stop of the server loses nothing."""

@@ -254,7 +254,6 @@ def train(
                 with _io_guard(run_dir, "a checkpoint"):
                     path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
                 emit({"type": "checkpoint", "step": step, "path": str(path)})
-                metrics.write({"type": "checkpoint", "step": step})  # the web chart marks it
                 write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
             if cancelled:
                 status = "cancelled"

@@ -19,7 +19,7 @@ from ...training.metrics import read_metrics
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
-from ..jobs import ACTIVE, FAILED, CANCELLED
+from ..jobs import ACTIVE, CANCELLED, FAILED, checkpoint_steps
 
 router = APIRouter(tags=["jobs"])
 POLL_SECONDS = 0.5
@@ -95,18 +95,20 @@ def job_log(job_id: JobId, jobs: JobsDep, lines: int = Query(200, ge=1, le=5000)
 @router.get("/jobs/{job_id}/events")
 async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: bool = True) -> StreamingResponse:
     """Server-sent events: every metrics.jsonl row so far (`metric`), then new ones as they are
-    written; `status` when the job changes; `reset` when a resume rewrites the log; `end` last.
-    A page that reloads, or a server that restarted, gets the whole curve back this way."""
+    written; `checkpoint` for each step a checkpoint was saved at (a training job); `status`
+    when the job changes; `reset` when a resume rewrites the log; `end` last. A page that
+    reloads, or a server that restarted, gets the whole curve back this way."""
     job = jobs.get(job_id)
     path = Path(job.run_dir) / "metrics.jsonl"
 
     async def stream():
         offset, pending, last = 0, b"", None
+        last_step, marked = 0, set()
         yield "retry: 2000\n\n"
         while True:
             size = path.stat().st_size if path.exists() else 0
             if size < offset:  # a resume cut the log back to its checkpoint
-                offset, pending = 0, b""
+                offset, pending, last_step, marked = 0, b"", 0, set()
                 yield sse("reset", {})
             if size > offset:
                 with open(path, "rb") as f:
@@ -116,10 +118,18 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     try:
-                        yield sse("metric", json.loads(line))
+                        row = json.loads(line)
                     except ValueError:
                         continue
+                    if isinstance(row, dict) and row.get("type") == "step":
+                        last_step = max(last_step, int(row.get("step") or 0))
+                    yield sse("metric", row)
             current = jobs.get(job_id)
+            if current.kind == "train":
+                for step in checkpoint_steps(current, last_step):
+                    if step not in marked:
+                        marked.add(step)
+                        yield sse("checkpoint", {"step": step})
             progress = current.progress()
             snapshot = (current.status, progress, current.cancel_requested)  # a tune's progress counts its trials too
             if snapshot != last:

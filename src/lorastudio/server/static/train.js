@@ -198,7 +198,6 @@ TRAIN.onMetric = function (row) {
     for (const f of found) TRAIN.liveFindings.push({ ...f, stage: "live" });
     TRAIN.renderProgress();
   } else if (row.type === "eval") c.loss.push(row.step, { eval: row.eval_loss });
-  else if (row.type === "checkpoint") Object.values(c).forEach((chart) => chart.mark(row.step));
 };
 
 // ------------------------------------------------------------------ the job card
@@ -214,6 +213,7 @@ TRAIN.attach = function (jobId, restore) {
   TRAIN.source = src;
   src.addEventListener("metric", (e) => TRAIN.onMetric(JSON.parse(e.data)));
   src.addEventListener("reset", () => TRAIN.resetCurves());
+  src.addEventListener("checkpoint", (e) => { const step = JSON.parse(e.data).step; Object.values(TRAIN.charts).forEach((c) => c.mark(step)); });
   src.addEventListener("status", (e) => {
     const job = JSON.parse(e.data);
     if (TRAIN.restoreForm && job.kind === "train") { TRAIN.restoreForm = false; if (job.status === "running" || job.status === "queued") TRAIN.fillForm(job); }
