@@ -182,6 +182,9 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
         ticks = page.get_attribute("#chart-loss", "data-xticks").split(",")
         assert "100" in ticks and all(re.fullmatch(r"\d+", x) for x in ticks), ticks
         check_x_ticks_at_100_and_120(page)
+        assert float(page.get_attribute("#chart-lr", "data-yticks").split(",")[0]) >= 0  # no negative learning rate
+        for live in page.locator("#job-findings .finding").all():  # a title in words, not the bare code
+            assert len(live.inner_text()) > len(live.get_attribute("data-code")) + 10, live.inner_text()
         check_page(page, lang, "train done")
         shot(page, lang, "train-done")
         if lang.startswith("zh"):

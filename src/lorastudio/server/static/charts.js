@@ -39,7 +39,7 @@ class StudioChart {
       axes: [
         { space: 44, incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000],
           values: (u, splits) => self.xLabels(splits), stroke: "#6b7280", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" } },
-        { values: (u, splits) => splits.map((v) => fmtValue(v)), size: 56, stroke: "#6b7280", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" } },
+        { values: (u, splits) => self.yLabels(splits), size: 56, stroke: "#6b7280", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" } },
       ],
       series: [{ label: t("chart.step"), value: (u, v) => (v === null || v === undefined ? "—" : String(Math.round(v))) }].concat(this.series.map((s) => ({
         label: s.label(), stroke: s.color, width: s.width || 2, dash: s.dash, spanGaps: true,
@@ -61,6 +61,12 @@ class StudioChart {
   xLabels(splits) {
     const labels = splits.map((v) => String(Math.round(v)));
     this.el.dataset.xticks = labels.join(",");
+    return labels;
+  }
+
+  yLabels(splits) {
+    const labels = splits.map((v) => fmtValue(v));
+    this.el.dataset.yticks = labels.join(",");
     return labels;
   }
 
