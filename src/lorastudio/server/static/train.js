@@ -5,7 +5,7 @@
 "use strict";
 
 const TRAIN = { job: null, source: null, planTimer: null, planSeq: 0, clickedAt: null, firstPointMs: null,
-  lastStep: null, stepTimes: [], liveFindings: [], restoreForm: false };
+  lastStep: null, stepTimes: [], liveFindings: [], restoreForm: false, extra: {} };
 TRAIN.form = () => $("#train-form");
 
 // Form inputs named after TrainConfig fields, by how their value is sent.
@@ -54,6 +54,7 @@ TRAIN.config = function () {
   const f = TRAIN.form(), c = {};
   for (const k of TRAIN.TEXT) if (f[k].value.trim()) c[k] = f[k].value.trim();
   for (const k of TRAIN.NUMBERS) if (f[k] && f[k].value.trim() !== "") c[k] = Number(f[k].value);
+  Object.assign(c, TRAIN.extra);
   c.doctor = f.doctor.checked;
   if (c.data && c.data.startsWith("wukong")) c.markers = "俺老孙,嘿嘿,呔";
   return c;
@@ -62,6 +63,7 @@ TRAIN.config = function () {
 // The settings of a job (its config.json) back into the form: dataset paths become their names.
 TRAIN.fillForm = function (job) {
   const f = TRAIN.form(), c = job.config || {};
+  TRAIN.extra = {};
   const base = (p) => (p ? String(p).split(/[\\/]/).pop() : "");
   f.name.value = "";
   f.name.placeholder = job.name;
@@ -117,7 +119,8 @@ TRAIN.updatePlan = async function () {
 TRAIN.markServerFields = function (e) {
   const f = TRAIN.form(), d = e.details || {};
   for (const x of d.fields || []) markField(f, x.field, t("validation." + x.why, x.params || {}));
-  if (!(d.fields || []).length && d.option) {
+  if (String(d.key || "").startsWith("name.")) markField(f, "name", errorParts(e).title.replace(/<[^>]+>/g, ""));
+  else if (!(d.fields || []).length && d.option) {
     const name = String(d.option).replace(/^--/, "").replace(/-/g, "_");
     if (f.elements[name]) markField(f, name, errorParts(e).raw || t("validation.other"));
   }
@@ -128,7 +131,7 @@ TRAIN.applyFix = function (apply) {
   const f = TRAIN.form();
   for (const [k, v] of Object.entries(apply)) {
     const input = f.elements[k];
-    if (!input) continue;
+    if (!input) { TRAIN.extra[k] = v; continue; }  // a setting the form does not show: sent with it all the same
     if (input.type === "checkbox") input.checked = !!v;
     else input.value = Array.isArray(v) ? v.join(",") : v;
     input.classList.add("applied");
@@ -259,6 +262,8 @@ TRAIN.renderProgress = function () {
   const bar = $("#job-progress");
   bar.hidden = !(total && job.kind === "train");
   bar.max = total || 1; bar.value = Math.min(step, total || 1);
+  const cell = $(`#jobs-table tr[data-job="${job.id}"] td.steps`);
+  if (cell && total) cell.textContent = `${step}/${total}`;
   $("#job-phases").innerHTML = TRAIN.phasesHTML(phase);
   $("#job-phases").dataset.phase = phase || "";
   $("#job-findings").innerHTML = TRAIN.liveFindings.length ? findingsHTML(TRAIN.liveFindings) : "";
@@ -277,6 +282,7 @@ TRAIN.renderJob = function (job) {
   $("#job-card").dataset.status = job.status;
   if (!job.active && $("#form-note").dataset.job === String(job.id)) $("#form-note").textContent = "";  // no longer running
   $("#job-card").dataset.kind = job.kind;
+  $("#job-card .charts").style.display = job.kind === "train" ? "" : "none";  // a doctor has no curve; a tune, one per trial
   $("#job-cancel").hidden = !job.active;
   $("#job-cancel").textContent = job.cancel_requested ? t("tr.cancel.again") : t("tr.cancel");
   $("#job-resume").hidden = !((job.status === "cancelled" || job.status === "failed") && job.kind === "train" && !job.complete);
@@ -291,7 +297,7 @@ TRAIN.refreshJobs = async function () {
       `<th>${esc(t("common.status"))}</th><th>${esc(t("tr.col.steps"))}</th><th>${esc(t("dr.verdict"))}</th><th>${esc(t("common.created"))}</th><th></th></tr></thead><tbody>` +
       jobs.map((j) => `<tr class="${TRAIN.job && TRAIN.job.id === j.id ? "current" : ""}" data-job="${j.id}">
       <td>${j.id}</td><td>${esc(kindLabel(j.kind))}</td><td class="file-name">${esc(j.name)}</td><td>${statusBadge(j.status)}</td>
-      <td>${j.progress && j.progress.total_steps ? `${j.progress.step || 0}/${j.progress.total_steps}` : ""}</td>
+      <td class="steps">${j.progress && j.progress.total_steps ? `${j.progress.step || 0}/${j.progress.total_steps}` : ""}</td>
       <td>${verdictBadge(j.verdict)}</td><td>${new Date(j.created * 1000).toLocaleString(LANG === "zh" ? "zh-CN" : "en")}</td>
       <td><button class="small secondary" data-view="${j.id}">${esc(t("tr.view"))}</button></td></tr>`).join("") + "</tbody>" : "";
     if (!TRAIN.job && jobs.length) {

@@ -73,7 +73,6 @@ TUNE.summary = function (job, tt) {
 TUNE.render = function (job) {
   const box = $("#tune-box"), isTune = !!job && job.kind === "tune" && !!job.tune;
   box.hidden = !isTune;
-  $("#job-card .charts").style.display = isTune ? "none" : "";  // a tune has a curve per trial, not one
   if (!isTune) return;
   const tt = job.tune, head = ["tune.col.trial", "tune.col.settings", "tune.col.voice", "tune.col.facts",
     "tune.col.retention", "tune.col.score", "tune.col.best"].map((k) => `<th>${esc(t(k))}</th>`).join("");
