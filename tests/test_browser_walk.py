@@ -70,6 +70,7 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
     tti: dict[str, int] = {}
     with studio_page(url + "/", lang) as (page, errors):
         page.wait_for_selector("body[data-ready=datasets]")
+        tti["first_load"] = page.evaluate("window.__tti.first_load")  # navigation to the first page's data shown
         tti["datasets"] = page.evaluate("window.__tti.datasets")
         expect(page.locator("nav a[data-page=train]")).to_have_text(c["nav.train"])
         check_page(page, lang, "datasets")

@@ -230,6 +230,7 @@ async function route() {
   $$("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
   try { await pages[page].show(arg ? decodeURIComponent(arg) : undefined); } finally {
     TTI[page] = Math.round(performance.now() - t0);
+    if (TTI.first_load === undefined) TTI.first_load = Math.round(performance.now());  // from navigation start
     document.body.dataset.ready = page;
   }
 }

@@ -30,7 +30,7 @@ async function loadCatalogue(lang) {
 
 function fmtValue(v, percent) {
   if (v === null || v === undefined) return "—";
-  if (typeof v === "boolean") return String(v);
+  if (typeof v === "boolean") return t(v ? "common.yes" : "common.no");
   if (Array.isArray(v)) return v.map((x) => fmtValue(x)).join(", ");
   if (typeof v !== "number") return String(v);
   if (percent) {
