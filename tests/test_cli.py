@@ -25,7 +25,7 @@ def test_plan_json_for_the_seed_scenario_refuses_with_fixes(tiny_model_dir, pers
     assert out["plan"]["steps_per_epoch"] == 2 and out["plan"]["total_steps"] == 6
     codes = {f["code"]: f for f in out["findings"]}
     assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "raise --epochs to 50" in codes["TOO_FEW_STEPS"]["fix"]
-    assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix"}
+    assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix", "apply"}
 
 
 def test_config_file_accepts_the_seed_report_key_names(tiny_model_dir, persona_train, tmp_path):

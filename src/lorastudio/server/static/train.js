@@ -199,7 +199,7 @@ TRAIN.onMetric = function (row) {
     // full findings (newer runs) or their codes only (older ones)
     const found = row.new_findings || (row.findings || []).map((code) => ({ code, severity: "warning", evidence: { step: row.step } }));
     for (const f of found) TRAIN.liveFindings.push({ ...f, stage: "live" });
-    TRAIN.renderProgress();
+    TRAIN.scheduleProgress();
   } else if (row.type === "eval") c.loss.push(row.step, { eval: row.eval_loss });
 };
 
@@ -243,6 +243,14 @@ TRAIN.eta = function (job) {
   if (!total || TRAIN.lastStep === null || TRAIN.stepTimes.length < 3) return null;
   const sorted = [...TRAIN.stepTimes].sort((a, b) => a - b), per = sorted[Math.floor(sorted.length / 2)];
   return Math.max(0, (total - TRAIN.lastStep) * per);
+};
+
+// Once per frame at most: a replayed curve sends its rows all at once.
+TRAIN.scheduleProgress = function () {
+  if (TRAIN.progressPending) return;
+  TRAIN.progressPending = true;
+  const run = () => { TRAIN.progressPending = false; TRAIN.renderProgress(); };
+  if (document.hidden) setTimeout(run, 50); else requestAnimationFrame(run);
 };
 
 // The step counter and bar follow the latest metric row, not status.json (written per checkpoint).
