@@ -77,7 +77,7 @@ def tiny_trained_run(base_temp: Path, model_dir: Path) -> Path:
         config = make_config(model=str(model_dir), data=str(examples / "wukong_seed.json"), output=str(run),
                              epochs=1, batch_size=4, grad_accum=1, lr=1e-3, lora_r=4, lora_alpha=8,
                              init_identity=False, doctor=False, probes=str(examples / "wukong_probes.jsonl"),
-                             markers=["俺老孙", "嘿嘿", "呔"])
+                             markers=["俺老孙", "嘿嘿", "呔"], auto=False)
         train(config, force=True)
     return run
 

@@ -24,15 +24,17 @@ def test_plan_json_for_the_seed_scenario_refuses_with_fixes(tiny_model_dir, pers
     out = json.loads(r.stdout)
     assert out["plan"]["steps_per_epoch"] == 2 and out["plan"]["total_steps"] == 6
     codes = {f["code"]: f for f in out["findings"]}
-    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "raise --epochs to 50" in codes["TOO_FEW_STEPS"]["fix"]
+    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "(--epochs 50)" in codes["TOO_FEW_STEPS"]["fix"]
     assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix", "apply"}
+    assert codes["TOO_FEW_STEPS"]["apply"] == {"epochs": 50}
 
 
 def test_config_file_accepts_the_seed_report_key_names(tiny_model_dir, persona_train, tmp_path):
     conf = tmp_path / "c.yaml"
     conf.write_text("num_epochs: 5\nbatch_size: 2\ngradient_accumulation_steps: 2\nlearning_rate: 1.0e-4\n"
                     "lora_rank: 16\nlora_alpha: 32\nmax_seq_length: 512\n", encoding="utf-8")
-    r = runner.invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(persona_train), "--config", str(conf), "--json"])
+    r = runner.invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(persona_train), "--config", str(conf),
+                            "--no-auto", "--json"])
     plan = json.loads(r.stdout)["plan"]
     assert (plan["epochs"], plan["effective_batch"], plan["steps_per_epoch"], plan["total_steps"]) == (5, 4, 39, 195)
     assert (plan["lr"], plan["lora_r"], plan["max_seq_len"]) == (1e-4, 16, 512)
@@ -89,7 +91,7 @@ def test_data_inspect_reports_token_lengths(tiny_model_dir, persona_train):
 def test_train_then_chat_one_shot_and_compare(tiny_model_dir, persona_train, tmp_path):
     out = tmp_path / "run"
     r = run("train", "--model", tiny_model_dir, "--data", persona_train, "--output", out, "--epochs", "1",
-            "--batch-size", "8", "--grad-accum", "1", "--lr", "3e-3", "--force", "--no-doctor")
+            "--batch-size", "8", "--grad-accum", "1", "--lr", "3e-3", "--force", "--no-doctor", "--no-auto")
     assert r.returncode == 0, r.stderr
     assert "Training plan" in r.stdout and "total optimizer steps" in r.stdout and "20 = 20 x 1 epochs" in r.stdout
     assert "step 20/20" in r.stdout and "loss" in r.stdout and f"run folder: {out}" in r.stdout

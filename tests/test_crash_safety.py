@@ -17,7 +17,7 @@ from lorastudio.training.checkpoints import list_checkpoints
 def train_cmd(tiny_model_dir, data, out, *extra):
     return [sys.executable, "-m", "lorastudio", "train", "--model", str(tiny_model_dir), "--data", str(data),
             "--output", str(out), "--epochs", "2", "--batch-size", "4", "--grad-accum", "2", "--lr", "3e-3",
-            "--save-steps", "3", "--max-seq-len", "128", "--threads", "1", "--force", "--no-doctor", *extra]
+            "--save-steps", "3", "--max-seq-len", "128", "--threads", "1", "--force", "--no-doctor", "--no-auto", *extra]
 
 
 def steps_logged(run):

@@ -300,8 +300,10 @@ def test_sharegpt_field_problems(tmp_path, record, field, says):
     [
         ({"messages": None}, "messages", "is missing"),
         ({"messages": [u("q"), {"role": "assistant", "content": None}]}, "messages[1].content", "is missing"),
-        ({"messages": [u("q"), {"role": "assistant", "content": [{"type": "text", "text": "r"}]}]},
-         "messages[1].content", "list of parts"),
+        ({"messages": [u("q"), {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+         "messages[1].content[0]", "read text only"),
+        ({"messages": [u("q"), {"role": "assistant", "content": "r", "loss_weight": 0.5}]},
+         "messages[1].loss_weight", "use 1 to train this turn or 0"),
         ({"messages": [{"content": "q"}, a("r")]}, "messages[0].role", "is missing"),
     ],
 )
@@ -316,13 +318,14 @@ def test_unknown_sharegpt_speaker_lists_allowed(tmp_path):
     record = {"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "r"}]}
     err = problem_of(tmp_path, [OK_SHAREGPT, record])
     assert "record 1, field 'conversations[1].from'" in str(err)
-    assert "'bot'" in str(err) and "human, user, gpt, assistant, model, system" in str(err)
+    assert "'bot'" in str(err) and "gpt/assistant/model (the answer)" in str(err)
+    assert "function_call (the assistant calling a tool)" in str(err)
 
 
 def test_unknown_message_role_lists_allowed(tmp_path):
-    err = problem_of(tmp_path, [OK_MESSAGES, {"messages": [u("q"), {"role": "tool", "content": "r"}, a("r")]}])
+    err = problem_of(tmp_path, [OK_MESSAGES, {"messages": [u("q"), {"role": "bot", "content": "r"}, a("r")]}])
     assert "record 1, field 'messages[1].role'" in str(err)
-    assert "'tool'" in str(err) and "system, user, assistant" in str(err)
+    assert "'bot'" in str(err) and "system, user, assistant, tool" in str(err)
 
 
 # ---------------------------------------------------------------- conversation shape
@@ -399,5 +402,19 @@ def test_many_problems_are_capped_but_counted(tmp_path):
     err = problem_of(tmp_path, [{"instruction": "q", "output": ""}] * 300)
     assert err.total == 300
     assert len(err.problems) <= 200
-    assert "... and 280 more" in str(err)
+    assert "... and 297 more of the same (records 3, 4, 5, 6, 7, 8, 9, 10, ...)" in str(err)
+    assert str(err).count("field 'output'") == 3
     assert err.to_dict()["total"] == 300
+    assert err.to_dict()["groups"] == [{"code": "empty", "field": "output", "message": err.problems[0].message,
+                                        "count": 300, "records": list(range(20))}]
+
+
+def test_different_kinds_of_problem_each_get_their_summary(tmp_path):
+    records = [sharegpt("human", "bot")] * 30 + [{"conversations": [{"from": "human", "value": ""},
+                                                                    {"from": "gpt", "value": "r"}]}] * 5
+    err = problem_of(tmp_path, records)
+    text = str(err)
+    assert err.total == 35
+    assert "... and 27 more of the same (records 3, 4, 5" in text
+    assert "... and 2 more of the same (records 33, 34)" in text
+    assert text.count("\n  - ") == 6  # three of each kind, then one summary line per kind

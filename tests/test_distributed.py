@@ -28,7 +28,8 @@ def losses(run):
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="no gloo")
 def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, persona_train, tmp_path):
     common = ["train", "--model", str(tiny_model_dir), "--data", str(persona_train), "--epochs", "1", "--grad-accum", "2",
-              "--lr", "3e-3", "--lora-dropout", "0", "--max-seq-len", "128", "--force", "--no-doctor", "--threads", "1"]
+              "--lr", "3e-3", "--lora-dropout", "0", "--max-seq-len", "128", "--force", "--no-doctor", "--threads", "1",
+              "--no-auto"]
     one = subprocess.run([sys.executable, "-m", "lorastudio", *common, "--batch-size", "4", "--output", str(tmp_path / "one")],
                          capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr

@@ -308,7 +308,6 @@ TUNE_OK = {"data": "saved.json", "probes": "wukong_probes.jsonl"}
     ({"config": {**TUNE_OK, "data": "../../etc/passwd"}}, 422, "config_error", "path separator"),
     ({"config": {**TUNE_OK, "probes": "/etc/hosts"}}, 422, "config_error", "path separator"),
     ({"config": {**TUNE_OK, "probes": "never.jsonl"}}, 404, "not_found", "never.jsonl"),
-    ({"config": {"data": "saved.json"}}, 422, "no_probes", "held-out probes"),
     ({"config": {"probes": "wukong_probes.jsonl"}}, 422, "config_error", "no training data"),
     ({"config": {**TUNE_OK, "epochs": 3}}, 422, "config_error", "tune does not take 'epochs'"),
     ({"config": {**TUNE_OK, "output": "/tmp/elsewhere"}}, 422, "config_error", "tune does not take 'output'"),
@@ -321,7 +320,7 @@ TUNE_OK = {"data": "saved.json", "probes": "wukong_probes.jsonl"}
     ({"name": "base", "force": True}, 422, "config_error", "reserved"),
 ], ids=["budget-unit", "budget-zero", "budget-empty", "budget-exponent", "budget-10mb", "budget-number", "trials-0",
         "trials-101", "trials-nan", "trials-absurd", "data-unknown", "data-dotdot", "probes-absolute", "probes-unknown",
-        "no-probes", "no-data", "epochs", "output", "model-missing", "markers-type", "plan-refused", "name-taken",
+        "no-data", "epochs", "output", "model-missing", "markers-type", "plan-refused", "name-taken",
         "name-of-queued-job", "name-dotdot", "name-reserved"])
 def test_bad_tune_requests(refused, body, status, code, needle):
     err = refused("POST", "/api/tune", json={"config": TUNE_OK, **body}, status=status, code=code)

@@ -99,7 +99,7 @@ def test_fact_recall_and_retention_are_computed_exactly(persona_probes_file, gen
     r = effect["retention"]
     assert (r["probes"], r["base_right"], r["adapter_right"], r["retention"], r["lost"]) == (5, 4, 4, 1.0, 1)
     three = three_numbers(effect)
-    assert three["voice"] == {"base": 0.0, "adapter": 1.0}
+    assert three["voice"] == {"base": 0.0, "adapter": 1.0, "markers": ["俺老孙", "嘿嘿", "呔"], "derived": False}
     assert three["knowledge"] == {"base": 0.0, "adapter": 0.75, "answers": 4}
     assert three["retention"] == {"retention": 1.0, "base_right": 4, "adapter_right": 4, "probes": 5}
     assert knowledge_findings(effect, PLAN, CONFIG, Thresholds()) == []  # 75% ≥ 60%, retention 100%

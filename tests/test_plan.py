@@ -42,7 +42,7 @@ def test_seed_scenario_is_refused_with_computed_fixes():
     assert findings["TOO_FEW_STEPS"].severity == "error"
     assert findings["TOO_FEW_SAMPLES"].severity == "error"
     fix = findings["TOO_FEW_STEPS"].fix
-    assert "2 step(s) per epoch" in fix and "raise --epochs to 50 to reach 100 steps" in fix
+    assert "2 step(s) per epoch" in fix and "train 50 epochs (--epochs 50) to reach 100 steps" in fix
     assert "--batch-size 2 --grad-accum 2 (5 steps per epoch; 20 epochs give 100)" in fix
 
 

@@ -22,7 +22,7 @@ def general_indices(setup) -> list[int]:
 
 
 def test_mix_general_adds_ratio_x_task_samples_by_seed_and_the_plan_counts_them(tiny_model_dir, persona_train):
-    opts = dict(model=str(tiny_model_dir), data=str(persona_train), output="(plan only)", max_seq_len=256)
+    opts = dict(model=str(tiny_model_dir), data=str(persona_train), output="(plan only)", max_seq_len=256, auto=False)
     plain = api.plan(**opts)
     mixed = api.plan(**opts, mix_general=0.2)
     assert plain.plan.n_train == 155 and plain.plan.n_general == 0
@@ -39,7 +39,7 @@ def test_mix_general_adds_ratio_x_task_samples_by_seed_and_the_plan_counts_them(
 def test_a_small_general_file_is_repeated_in_one_shuffled_order(tiny_model_dir, persona_train, write_json):
     own = write_json([{"instruction": f"question {i}?", "output": f"answer {i}."} for i in range(3)], "general.json")
     setup = api.plan(model=str(tiny_model_dir), data=str(persona_train), output="(plan only)", max_seq_len=256,
-                     mix_general=0.1, general_data=str(own))
+                     mix_general=0.1, general_data=str(own), auto=False)
     picked = general_indices(setup)
     assert len(picked) == 16  # round(155 x 0.1)
     assert sorted(Counter(picked).values()) == [5, 5, 6]
@@ -71,7 +71,9 @@ def test_recipe_arithmetic_for_facts_and_for_voice_only():
     # 4 FLOPs x params x tokens (155 x 80 + 31 x 60) x 6 epochs at 35% of 400 GFLOP/s
     assert r.estimated_seconds == pytest.approx(4 * 134_515_008 * (155 * 80 + 31 * 60) * 6 / (400e9 * 0.35), abs=0.1)
     v = recommend(recipe_input(facts=False, lora_alpha=16, n_params=7_000_000_000))
-    assert v.target_modules == [] and v.epochs == 4 and v.total_steps == 188  # 150 steps for voice
+    assert v.target_modules == ["all-linear"] and v.epochs == 4 and v.total_steps == 188  # 150 steps for voice
+    given = recommend(recipe_input(facts=False, target_modules=["q_proj", "v_proj"], mix_general=0.0, keep_mix=True))
+    assert given.target_modules == ["q_proj", "v_proj"] and given.n_general == 0 and given.steps_per_epoch == 39
     assert v.lr == 2e-4  # 2e-4 for 1-10B at alpha/r = 1
     tiny = recommend(recipe_input(n_task=20))  # 24 samples: 6 steps per epoch, the 10-epoch cap
     assert tiny.epochs == 10 and tiny.total_steps == 60 and "more samples" in tiny.reasons[0]
@@ -86,9 +88,22 @@ def test_plan_prints_and_returns_the_recipe(tiny_model_dir, persona_train, perso
     assert out["plan"]["n_general"] == 31
     rec = out["recommended"]
     assert rec["target_modules"] == ["all-linear"] and rec["mix_general"] == 0.2 and rec["estimated_seconds"] > 0
-    assert rec["flags"].startswith(f"--epochs {rec['epochs']} ")
+    # the options left out are the recipe's: its epochs (facts in the probes: 250 steps), lr and targets
+    assert set(out["auto"]) == {"epochs", "lr", "target_modules"}
+    assert out["plan"]["epochs"] == rec["epochs"] == 6 and out["plan"]["total_steps"] == 282
+    assert out["plan"]["lr"] == rec["lr"] == 2e-4 and out["config"]["target_modules"] == ["all-linear"]
+    assert "282 ≥ 250" in out["auto"]["epochs"]["reason"]
     text = runner.invoke(app, args).output
-    assert "Recommended recipe" in text and rec["flags"] in text and "of which 31 general replay" in text
+    assert "Chosen for this data" in text and "--target-modules" in text and "of which 31 general replay" in text
+
+
+def test_each_option_given_wins_over_the_recipe(tiny_model_dir, persona_train):
+    setup = api.plan(model=str(tiny_model_dir), data=str(persona_train), output="(plan only)", epochs=2, lr=5e-5,
+                     target_modules="q_proj,v_proj", mix_general=0.0, max_seq_len=96, eval_split=0.0)
+    assert setup.auto == {}
+    c = setup.config
+    assert (c.epochs, c.lr, c.target_modules, c.mix_general, c.max_seq_len, c.eval_split) == (2, 5e-5, ["q_proj", "v_proj"], 0.0, 96, 0.0)
+    assert setup.plan.n_general == 0 and setup.plan.total_steps == 2 * 39
 
 
 def test_the_server_takes_general_data_as_a_dataset_name_not_a_path(tmp_path):

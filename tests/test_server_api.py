@@ -120,12 +120,26 @@ def test_examples_are_read_only(client):
 
 
 def test_plan_numbers_follow_the_form(client):
-    r = client.post("/api/plan", json={"config": {"data": "wukong_train.json", "epochs": 2, "batch_size": 8, "grad_accum": 2}})
+    form = {"data": "wukong_train.json", "epochs": 2, "batch_size": 8, "grad_accum": 2, "mix_general": 0, "eval_split": 0}
+    r = client.post("/api/plan", json={"config": form})
     assert r.status_code == 200, r.text
     p = r.json()["plan"]
     # 155 samples / batch 8 = 20 micro-batches; / accumulation 2 = 10 steps per epoch
     assert (p["effective_batch"], p["steps_per_epoch"], p["total_steps"]) == (16, 10, 20)
     assert "TOO_FEW_STEPS" in [f["code"] for f in r.json()["findings"]]
+    assert set(r.json()["auto"]) == {"lr", "max_seq_len", "target_modules"}  # what the form left out
+
+
+def test_fields_left_empty_take_the_recipe_with_reasons_and_fixes_apply(client):
+    r = client.post("/api/plan", json={"config": {"data": "wukong_seed.json", "epochs": "", "lr": ""}})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["auto"]["epochs"]["value"] == out["config"]["epochs"] == out["plan"]["epochs"]
+    assert "steps per epoch" in out["auto"]["epochs"]["reason"] and out["config"]["data"] == "wukong_seed.json"
+    assert out["errors"] == 1 and out["findings"][0]["apply"] == {"expand_to": 150}
+    fixed = client.post("/api/plan", json={"config": {"data": "wukong_seed.json"}, "apply_fixes": True}).json()
+    assert fixed["errors"] == 0 and fixed["applied"] == [{"code": "TOO_FEW_SAMPLES", "apply": {"expand_to": 150}}]
+    assert fixed["config"]["expand_to"] == 150 and fixed["plan"]["n_records"] == 150 and fixed["heldout"]
 
 
 @pytest.mark.parametrize("config, option", [

@@ -154,7 +154,8 @@ def test_saved_probes_are_accepted_by_a_run(tmp_path, tiny_model_dir, preview):
                                     "probes": preview["probes"]}).json()
         r = client.post("/api/plan", json={"config": {"data": d["name"], "probes": d["probes"]}})
         assert r.status_code == 200, r.text
-        assert r.json()["plan"]["n_train"] == 40
+        plan = r.json()["plan"]
+        assert plan["n_train"] - plan["n_general"] == 40 and plan["has_probes"] and not plan["heldout"]
 
 
 def test_a_taken_name_is_never_overwritten(studio, preview):

@@ -145,8 +145,8 @@ def test_the_first_trials_plan_refuses_unless_forced(queued_studio, home):
 
 def test_refusals_speak_the_callers_language(queued_studio):
     c = queued_studio
-    r = c.post("/api/tune", json={"config": {"data": "wukong_train.json"}}, headers={"Accept-Language": "zh-CN"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "no_probes" and "测试问题" in r.json()["error"]["message"]
+    r = c.post("/api/tune", json={"config": {"data": "wukong_train.json"}, "budget": "15x"}, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "config_error" and "15x" in r.json()["error"]["message"]
     r = c.post("/api/tune", json={"config": {**TUNE, "data": "nope.json"}})
     assert r.status_code == 404 and "nope.json" in r.json()["error"]["message"]
     r = c.post("/api/tune", json={"config": TUNE, "budget": "15x"})

@@ -15,7 +15,7 @@ from lorastudio.training.loop import forward_backward, train
 
 def cfg(tiny_model_dir, data, out, **kw):
     base = dict(model=str(tiny_model_dir), data=str(data), output=str(out), epochs=2, batch_size=4, grad_accum=2,
-                lr=2e-3, max_seq_len=128, doctor=False)
+                lr=2e-3, max_seq_len=128, doctor=False, auto=False)
     base.update(kw)
     return make_config(**base)
 

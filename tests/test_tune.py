@@ -70,6 +70,8 @@ def test_budget_parsing_score_and_the_recipe_grid():
     three = {"voice": {"adapter": 1.0}, "knowledge": {"adapter": 0.5}, "retention": {"retention": 1.25}}
     assert score(three) == pytest.approx(0.3 * 1.0 + 0.4 * 0.5 + 0.3 * 1.0)  # retention above 1 counts as 1
     assert score({"voice": None, "knowledge": None, "retention": None}) is None
+    with_content = {**three, "content": {"base": 10.0, "adapter": 40.0, "answers": 8}}
+    assert score(with_content) == pytest.approx((0.3 * 1.0 + 0.4 * 0.5 + 0.3 * 0.4 + 0.3 * 1.0) / 1.3)
     from lorastudio.recipes import Recipe
 
     grid = candidate_trials(Recipe(6, 2e-4, ["all-linear"], 0.2, 31, 186, 47, 282, 250, 60.0))

@@ -18,7 +18,7 @@ from .config import TrainConfig, make_config, read_config_file
 from .diagnosis.thresholds import Thresholds
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
-from .training.setup import RunSetup, plan_run
+from .training.setup import RunSetup, calibrate, plan_run, plan_with_fixes
 
 
 def build_config(config_file: str | Path | None = None, **options) -> TrainConfig:
@@ -28,14 +28,24 @@ def build_config(config_file: str | Path | None = None, **options) -> TrainConfi
     return make_config(**values)
 
 
-def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1, **options) -> RunSetup:
+def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1,
+         apply_fixes: bool = False, measure: bool = False, **options) -> RunSetup:
     """The plan and its preflight findings, without loading the weights (fast for any model size).
+    Options left out take the recommended recipe (`setup.auto` says which, and why);
+    `apply_fixes` applies every finding's fix and plans again (`setup.extra["applied"]`).
+    The time estimate comes from step costs measured on this machine when they are cached, or
+    when `measure` (loads the weights of a model up to 2B parameters and times a few steps).
     `setup.extra["recommended"]` holds the recipe (recipes.py) for this data and model."""
     from .recipes import recommend_for_setup
 
     config = config or build_config(**options)
+    applied = []
+    if apply_fixes:
+        config, applied = plan_with_fixes(config, world_size, thresholds)
     setup = plan_run(config, world_size=world_size, load_weights=False, thresholds=thresholds)
+    calibrate(setup, config, world_size, thresholds, measure=measure)
     setup.extra["recommended"] = recommend_for_setup(setup)
+    setup.extra["applied"] = applied
     return setup
 
 
@@ -46,11 +56,19 @@ def train(
     on_event: Callback | None = None,
     stop: threading.Event | None = None,
     thresholds: Thresholds | None = None,
+    apply_fixes: bool = False,
     **options,
 ) -> RunResult:
-    """Train a LoRA adapter; then, unless config.doctor is False, run the doctor on the result."""
+    """Train a LoRA adapter; then, unless config.doctor is False, run the doctor on the result.
+    `apply_fixes`: apply the plan's fixes first (as `plan(apply_fixes=True)` shows them)."""
     config = config or build_config(**options)
-    result = _train_loop(config, resume=resume, force=force, on_event=on_event, stop=stop, thresholds=thresholds)
+    setup = None
+    if apply_fixes:
+        config, applied = plan_with_fixes(config, int(os.environ.get("WORLD_SIZE", "1")), thresholds)
+        setup = plan_run(config, world_size=int(os.environ.get("WORLD_SIZE", "1")), thresholds=thresholds)
+        setup.extra["applied"] = applied
+    result = _train_loop(config, resume=resume, force=force, on_event=on_event, stop=stop, thresholds=thresholds,
+                         setup=setup)
     if result.status == "done" and config.doctor and int(os.environ.get("RANK", "0")) == 0:
         report = doctor(result.run_dir, thresholds=thresholds)
         if on_event:
@@ -88,7 +106,8 @@ def expand(data: str | Path, output: str | Path, target: int = 150, method: str 
                           seed=seed, keep_out=keep_out, **kwargs)
 
 
-def tune(data: str, probes: str, output: str, budget: str | float = "15m", max_trials: int = 3, **kwargs):
+def tune(data: str, probes: str | None = None, output: str = "runs/tune", budget: str | float = "15m", max_trials: int = 3,
+         **kwargs):
     """Try up to `max_trials` recipes as short runs within `budget`, score each on voice, facts and
     retention, keep the best (OUTPUT/best, OUTPUT/tune.json). See tuning.py."""
     from .tuning import tune as _tune

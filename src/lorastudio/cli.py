@@ -38,13 +38,17 @@ def data_inspect(
     file: Annotated[Path, typer.Argument(help="Alpaca, ShareGPT or OpenAI-messages file (.json/.jsonl)")],
     model: Annotated[Optional[str], Opt(help="count tokens with this model's tokenizer and chat template")] = None,
     max_seq_len: Annotated[int, Opt(help="report samples longer than this")] = 512,
+    var: Annotated[Optional[list[str]], Opt("--var", help="fill {{NAME}} placeholders: --var name=小助手")] = None,
     as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
 ):
-    """Format, counts, token lengths (p50/p95/max), duplicates and truncation of a dataset."""
+    """Format, counts, token lengths (p50/p95/max), duplicates, truncation, tool calls, placeholders
+    and keys not read of a dataset."""
+    from .config import make_config
     from .data.readers import load_dataset
     from .data.stats import format_inspect_report, inspect_dataset
 
-    ds = load_dataset(file)
+    variables = make_config(data="-", output="-", vars=var).vars if var else None
+    ds = load_dataset(file, variables)
     tok = None
     if model:
         from .models import load_tokenizer, resolve_model
@@ -85,25 +89,38 @@ def _split(value: str | None) -> list[str] | None:
 # ---- plan and train ---------------------------------------------------------------------------
 def _train_command(
     ctx: typer.Context,
-    model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file or a hub id")] = None,
-    data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl)")] = None,
+    model: Annotated[Optional[str], Opt(help="smollm2-135m (embedded), a local folder, a .gguf file, a hub id, or "
+                                             "ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME (see `lorastudio models`)")] = None,
+    data: Annotated[Optional[str], Opt(help="training data (.json/.jsonl): Alpaca, ShareGPT (tool calls too) or messages")] = None,
     output: Annotated[Optional[str], Opt("--output", "-o", help="run folder")] = None,
     config: Annotated[Optional[Path], Opt(help="JSON/YAML file of options (seed-report key names accepted)")] = None,
-    epochs: Annotated[Optional[int], Opt()] = None,
+    epochs: Annotated[Optional[int], Opt(help="passes over the data (default: enough for 150 steps, at most 10)")] = None,
     batch_size: Annotated[Optional[int], Opt(help="samples per micro-batch")] = None,
     grad_accum: Annotated[Optional[int], Opt(help="micro-batches per optimizer step")] = None,
-    lr: Annotated[Optional[float], Opt(help="peak learning rate")] = None,
+    lr: Annotated[Optional[float], Opt(help="peak learning rate (default: from the model's size and alpha/r)")] = None,
     warmup_steps: Annotated[Optional[int], Opt()] = None,
     warmup_ratio: Annotated[Optional[float], Opt()] = None,
-    max_seq_len: Annotated[Optional[int], Opt(help="tokens per sample; longer ones are cut (and counted)")] = None,
+    max_seq_len: Annotated[Optional[int], Opt(help="tokens per sample; longer ones are cut and counted "
+                                                   "(default: from the data, capped by the model's context)")] = None,
+    long_samples: Annotated[Optional[str], Opt(help="samples longer than --max-seq-len: truncate or drop")] = None,
+    drop_duplicates: Annotated[Optional[bool], Opt("--drop-duplicates", help="leave exact repeats out")] = None,
     lora_r: Annotated[Optional[int], Opt()] = None,
     lora_alpha: Annotated[Optional[float], Opt()] = None,
     lora_dropout: Annotated[Optional[float], Opt()] = None,
-    target_modules: Annotated[Optional[str], Opt(help="comma-separated module names, or all-linear")] = None,
+    target_modules: Annotated[Optional[str], Opt(help="comma-separated module names, or all-linear (the default)")] = None,
     eval_data: Annotated[Optional[str], Opt(help="held-out data for eval loss")] = None,
     eval_split: Annotated[Optional[float], Opt(help="share of the data held out for eval loss")] = None,
     probes: Annotated[Optional[str], Opt(help="held-out prompts the doctor checks after training")] = None,
-    markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts")] = None,
+    markers: Annotated[Optional[str], Opt(help="comma-separated style markers the doctor counts "
+                                               "(default: found in your answers after training)")] = None,
+    holdout: Annotated[Optional[int], Opt(min=0, max=256, help="without --probes: training questions reworded "
+                                          "and held out for the doctor (default 16; 0: none)")] = None,
+    var: Annotated[Optional[list[str]], Opt("--var", help="fill {{NAME}} placeholders in the data: --var name=小助手 "
+                                            "(repeat for each)")] = None,
+    chat_template: Annotated[Optional[str], Opt(help="train with this chat template instead of the model's: "
+                                                "qwen2.5 (renders tool calls) or a .jinja file")] = None,
+    expand_to: Annotated[Optional[int], Opt(min=1, max=100000, help="grow the data to N samples with reworded "
+                                            "questions before training")] = None,
     mix_general: Annotated[Optional[float], Opt(help="general replay samples per task sample mixed in (0.2 adds 20 per 100)")] = None,
     general_data: Annotated[Optional[str], Opt(help="your own general replay file (default: the bundled 40 samples)")] = None,
     seed: Annotated[Optional[int], Opt()] = None,
@@ -112,6 +129,10 @@ def _train_command(
     dtype: Annotated[Optional[str], Opt(help="auto, fp32, bf16 or fp16")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="run the model repo's own code")] = None,
     no_doctor: Annotated[bool, Opt("--no-doctor", help="skip the doctor after training")] = False,
+    no_auto: Annotated[bool, Opt("--no-auto", help="options left out keep fixed defaults (3 epochs, lr 1e-4, "
+                                 "attention only, 512 tokens, no replay) instead of the recipe for this data")] = False,
+    apply_fixes: Annotated[bool, Opt("--apply-fixes", help="apply every finding's fix (the plan shows them) "
+                                     "and plan again before training")] = False,
     resume: Annotated[bool, Opt(help="continue from the run folder's latest checkpoint")] = False,
     force: Annotated[bool, Opt(help="train despite error-level findings of the plan")] = False,
     nproc: Annotated[int, Opt(min=1, max=1024, help="data-parallel processes (torchrun; NCCL on GPUs, gloo on CPU)")] = 1,
@@ -125,12 +146,14 @@ def _train_command(
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules, eval_data=eval_data,
         eval_split=eval_split, probes=probes, markers=markers, mix_general=mix_general, general_data=general_data, seed=seed, save_steps=save_steps, threads=threads,
         dtype=dtype, trust_remote_code=trust_remote_code, doctor=False if no_doctor else None,
+        long_samples=long_samples, drop_duplicates=drop_duplicates, holdout=holdout, vars=var or None,
+        chat_template=chat_template, expand_to=expand_to, auto=False if no_auto else None,
     )
     if ctx.info_name == "plan" and not output:
         options["output"] = "(plan only)"
     cfg = api.build_config(config, **options)
     if ctx.info_name == "plan":
-        return _plan(cfg, as_json, nproc)
+        return _plan(cfg, as_json, nproc, apply_fixes)
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from .training.distributed import launch
 
@@ -138,29 +161,29 @@ def _train_command(
         i = next(k for k, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
         del argv[i : i + (1 if "=" in argv[i] else 2)]
         raise typer.Exit(launch(nproc, argv))
-    return _train(cfg, resume, force)
+    return _train(cfg, resume, force, apply_fixes)
 
 
-def _plan(cfg, as_json: bool, nproc: int = 1) -> None:
+def _plan(cfg, as_json: bool, nproc: int = 1, apply_fixes: bool = False) -> None:
     from . import api
-    from .console import print_findings, print_plan
+    from .console import print_applied, print_auto, print_findings, print_plan
 
-    from .recipes import format_recipe
-
-    setup = api.plan(cfg, world_size=nproc)
+    setup = api.plan(cfg, world_size=nproc, apply_fixes=apply_fixes)
     findings = [f.to_dict() for f in setup.findings]
-    recipe = setup.extra["recommended"]
+    auto = {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()}
     if as_json:
-        _dump({"plan": setup.plan.to_dict(), "findings": findings, "recommended": recipe.to_dict()})
+        _dump({"plan": setup.plan.to_dict(), "findings": findings, "auto": auto, "applied": setup.extra["applied"],
+               "config": setup.config.model_dump(), "recommended": setup.extra["recommended"].to_dict()})
     else:
+        print_applied(setup.extra["applied"])
         print_plan(setup.plan.to_dict())
+        print_auto(auto)
         print_findings(findings, "Preflight")
-        print(format_recipe(recipe))
     if any(f["severity"] == "error" for f in findings):
         raise typer.Exit(1)
 
 
-def _train(cfg, resume: bool, force: bool) -> None:
+def _train(cfg, resume: bool, force: bool, apply_fixes: bool = False) -> None:
     from rich.markup import escape
 
     from . import api
@@ -183,7 +206,7 @@ def _train(cfg, resume: bool, force: bool) -> None:
             progress(event)
 
     try:
-        result = api.train(cfg, resume=resume, force=force, on_event=on_event, stop=stop)
+        result = api.train(cfg, resume=resume, force=force, on_event=on_event, stop=stop, apply_fixes=apply_fixes)
     except PlanRefused as e:
         progress.close()
         raise StudioError(e.message, e.fix) from None
@@ -232,7 +255,9 @@ def doctor(
     n_probes: Annotated[Optional[int], Opt(min=1, max=1000, help="probes asked at most, spread over the file (default 32)")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
 ):
-    """Prove that an adapter works, or name the cause with evidence and a fix. Exit 0 learned, 1 not, 2 could not run."""
+    """Prove that an adapter works, or name the cause with evidence and a fix.
+
+    Exit code: 0 learned, 1 not learned, 3 inconclusive, 2 the doctor could not run (a missing run folder, a bad option)."""
     from .diagnosis.doctor import exit_code, run_doctor
     from .diagnosis.report import format_report
 
@@ -246,7 +271,8 @@ def doctor(
 @app.command()
 def tune(
     data: Annotated[str, Opt(help="training data (.json/.jsonl)")],
-    probes: Annotated[str, Opt(help="held-out probes (JSONL with prompt, expect_any) to score on")],
+    probes: Annotated[Optional[str], Opt(help="held-out probes (prompt, expect_any) to score on "
+                                         "(default: prompts each trial holds out of the data)")] = None,
     output: Annotated[str, Opt("--output", "-o", help="folder for the trials, tune.json and best/")] = "runs/tune",
     budget: Annotated[str, Opt(help="time for all trials: 15m, 90s, 1h30m")] = "15m",
     max_trials: Annotated[int, Opt(min=1, max=100, help="configurations to try at most")] = 3,
@@ -309,14 +335,54 @@ def chat(
         session.repl()
 
 
+# ---- models -----------------------------------------------------------------------------------
+models_app = typer.Typer(invoke_without_command=True, help="Chat models already on this machine: Ollama, the Hugging Face "
+                         "and ModelScope caches, LM Studio, and the embedded model. Pass a name to --model.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    source: Annotated[Optional[str], Opt(help="only one place: embedded, ollama, hf, modelscope or lmstudio")] = None,
+    as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
+):
+    """List the chat models found (name for --model, source, architecture, parameters, quantisation,
+    chat template, size on disk); those that cannot be trained say why."""
+    if ctx.invoked_subcommand:
+        return
+    from .models.discovery import SOURCES, find_models, roots
+
+    if source is not None and source not in SOURCES:
+        raise StudioError(f"--source {source!r} is not a place models are looked for", fix=f"use one of: {', '.join(SOURCES)}")
+    found, warnings = find_models((source,) if source else SOURCES)
+    if as_json:
+        _dump({"models": [m.to_dict() for m in found], "warnings": warnings, "roots": roots()})
+    else:
+        from .console import print_models
+
+        print_models(found, warnings, roots())
+
+
+@models_app.command("pull")
+def models_pull(spec: Annotated[str, typer.Argument(help="modelscope:ORG/NAME, e.g. modelscope:Qwen/Qwen2.5-0.5B-Instruct")]):
+    """Download a ModelScope model into its cache (needs `pip install modelscope`); then pass it to --model."""
+    from .models.pull import pull
+
+    entry, downloaded = pull(spec)
+    print(f"{'downloaded' if downloaded else 'already in the cache'}: {entry.path}\nuse it: --model {entry.spec}")
+
+
 # ---- demo and serve ---------------------------------------------------------------------------
 @app.command()
 def demo(
     output: Annotated[Optional[Path], Opt(help="run folder (default: STUDIO_HOME/runs/demo-wukong)")] = None,
     epochs: Annotated[int, Opt(min=1, help="the seed report's recipe uses 5")] = 5,
-    model: Annotated[str, Opt()] = "smollm2-135m",
+    model: Annotated[str, Opt(help="base model: the embedded smollm2-135m, or any --model name, e.g. one from "
+                                    "`lorastudio models` (a Qwen2.5/Qwen3 instruct speaks Chinese)")] = "smollm2-135m",
 ):
-    """Train the bundled 孙悟空 persona on the embedded model and show base vs adapter answers."""
+    """Train the bundled 孙悟空 persona on the embedded model (or --model) and show base vs adapter answers;
+    names a Chinese-speaking model found on this machine when there is one."""
     from .demo import run_demo
 
     run_demo(output=output, epochs=epochs, model=model)

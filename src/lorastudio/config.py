@@ -38,6 +38,9 @@ KEY_ALIASES = {
 MAX_STEPS = 10**9
 MAX_SEED = 2**63 - 1
 PATH_FIELDS = ("model", "data", "output", "eval_data", "probes", "general_data")
+# Filled from the recommended recipe (recipes.py) when the user leaves them out and `auto` is on;
+# the values below are then only what `--no-auto` trains with.
+AUTO_FIELDS = ("epochs", "lr", "target_modules", "mix_general", "max_seq_len", "long_samples", "eval_split")
 
 
 class TrainConfig(BaseModel):
@@ -79,6 +82,22 @@ class TrainConfig(BaseModel):
     trust_remote_code: bool = False
     init_identity: bool = True  # LoRA B starts at zero; tests set False
     doctor: bool = True  # run the doctor after training
+    # Options left out take the recommended recipe for this data and model (AUTO_FIELDS);
+    # False keeps the fixed defaults above.
+    auto: bool = True
+    # Samples longer than max_seq_len: cut (the cut is counted) or left out of training.
+    long_samples: Literal["truncate", "drop"] = "truncate"
+    drop_duplicates: bool = False  # leave exact repeats of a conversation out
+    # {{name}} placeholders in the data (an identity set's {{name}}, {{author}}) → their values.
+    vars: dict[str, str] = Field(default_factory=dict)
+    # A chat template to train (and later serve) with instead of the tokenizer's own: a .jinja
+    # file or a bundled name (`qwen2.5`, which renders tool calls).
+    chat_template: str | None = None
+    # Held-out prompts made automatically when no --probes are given: reworded training
+    # questions (None: up to 16; 0: none).
+    holdout: int | None = Field(None, ge=0, le=256)
+    # Grow the data to this many samples with reworded questions before training (data expand).
+    expand_to: int | None = Field(None, ge=1, le=100_000)
 
     @field_validator("target_modules", "markers", mode="before")
     @classmethod
@@ -96,6 +115,22 @@ class TrainConfig(BaseModel):
             raise ValueError("contains a NUL byte, which no file name can hold")
         return v
 
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _name_value_pairs(cls, v):
+        """--var name=VALUE (repeated), a list of such strings, or a mapping."""
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, (list, tuple)):
+            out = {}
+            for item in v:
+                name, sep, value = str(item).partition("=")
+                if not sep or not name.strip():
+                    raise ValueError(f"{item!r} is not NAME=VALUE; write e.g. --var name=小助手")
+                out[name.strip()] = value
+            return out
+        return v
+
     @field_validator("general_data")
     @classmethod
     def _general_data_needs_a_share(cls, v, info: ValidationInfo):
@@ -106,9 +141,23 @@ class TrainConfig(BaseModel):
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
 
+    def given(self, field: str) -> bool:
+        """Whether the user set this option (a flag, a config file key, a keyword)."""
+        return field in self.model_fields_set
+
+
+def saved_config(values: dict) -> TrainConfig:
+    """A config read back from a run folder: keys this version does not know are dropped, so a
+    folder written by a newer version stays readable. Every value counts as given."""
+    known = {k: v for k, v in values.items() if k in TrainConfig.model_fields}
+    return TrainConfig.model_validate(known)
+
+
+FLAGS = {"vars": "--var", "auto": "--no-auto"}  # fields whose flag is not their name
+
 
 def flag_name(field: str) -> str:
-    return "--" + field.replace("_", "-")
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def _describe(errors: list[dict]) -> str:
@@ -121,9 +170,9 @@ def _describe(errors: list[dict]) -> str:
         elif e["type"] == "missing":
             parts.append(f"{flag_name(field)} is required")
         else:
-            shown = repr(value)
+            shown = repr(value[0] if field == "vars" and isinstance(value, list) and len(value) == 1 else value)
             shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown):,} characters)"
-            parts.append(f"{flag_name(field)}={shown}: {e['msg']}")
+            parts.append(f"{flag_name(field)}={shown}: {e['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

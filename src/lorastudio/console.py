@@ -30,18 +30,49 @@ def print_plan(plan: dict) -> None:
         ("warmup steps", str(plan["warmup_steps"])),
         ("tokens per epoch", f"{plan['tokens_per_epoch']:,} ({plan['trainable_tokens_per_epoch']:,} trained, "
          f"label coverage {plan['label_coverage']:.0%})"),
-        ("longest sample", f"{plan['max_tokens']} tokens (p95 {plan['p95_tokens']}, max-seq-len {plan['max_seq_len']})"),
-        ("truncated", f"{plan['truncated']} samples ({plan['response_truncated']} lost answer tokens)"),
-        ("no trainable token", f"{plan['dropped_no_labels']} samples (dropped)"),
+        ("longest sample", f"{plan.get('max_full_tokens') or plan['max_tokens']} tokens (p95 as trained "
+         f"{plan['p95_tokens']}, max length {plan['max_seq_len']}"
+         + (f", model context {plan['context_length']}" if plan.get("context_length") else "") + ")"),
+        ("truncated", f"{plan['truncated']} samples cut, {plan['response_truncated']} of them losing answer tokens"),
+        ("no trainable token", f"{plan['dropped_no_labels'] + plan.get('masked', 0)} samples (dropped)"),
         ("LoRA", f"r {plan['lora_r']}, alpha {plan['lora_alpha']:g}, lr {plan['lr']:g} on {', '.join(plan['target_modules']) or '-'}"),
         ("trainable parameters", f"{plan['trainable_params']:,} of {plan['total_params']:,}"
          + (f" ({plan['trainable_params'] / plan['total_params']:.2%})" if plan["total_params"] else "")),
     ]
+    if plan.get("dropped_too_long"):
+        rows.append(("left out", f"{plan['dropped_too_long']} samples longer than {plan['max_seq_len']} tokens"))
+    if plan.get("dropped_duplicates"):
+        rows.append(("left out", f"{plan['dropped_duplicates']} exact repeats"))
+    if plan.get("heldout"):
+        kinds = {"reworded": "reworded training questions", "unseen": "unseen samples"}
+        rows.append(("held out for the doctor", ", ".join(f"{n} {kinds.get(k, k)}" for k, n in plan["heldout"].items())))
     if plan.get("estimated_seconds"):
-        rows.append(("estimated time", _duration(plan["estimated_seconds"])))
+        how = "measured on this machine" if plan.get("estimate_calibrated") else "rough, not yet measured here"
+        rows.append(("estimated time", f"{_duration(plan['estimated_seconds'])} ({how})"))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+
+
+def print_auto(auto: dict) -> None:
+    """The options the recipe chose, each with its reason: give the flag to choose your own."""
+    if not auto:
+        return
+    t = Table(title="Chosen for this data (give the flag to choose your own)", show_header=False, title_justify="left")
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    for name, v in auto.items():
+        value = ",".join(v["value"]) if isinstance(v["value"], list) else v["value"]
+        t.add_row("--" + name.replace("_", "-"), escape(f"{value:g}" if isinstance(value, float) else str(value)),
+                  escape(v["reason"]))
+    console.print(t)
+
+
+def print_applied(applied: list[dict]) -> None:
+    for a in applied:
+        changes = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in a["apply"].items())
+        console.print(f"[green]applied[/green] the fix of {a['code']}: {escape(changes)}")
 
 
 def _duration(seconds: float) -> str:
@@ -107,8 +138,13 @@ class TrainingProgress:
     def __call__(self, event: dict) -> None:
         kind = event["type"]
         if kind == "plan" and self.show_plan:
+            print_applied(event.get("applied") or [])
             print_plan(event["plan"])
+            print_auto(event.get("auto") or {})
             print_findings(event["findings"], "Preflight")
+        elif kind == "estimate" and event.get("seconds"):
+            how = "from steps measured on this machine" if event.get("calibrated") else "rough"
+            console.print(f"estimated training time: {_duration(event['seconds'])} ({how})")
         elif kind == "resumed":
             console.print(f"resumed from {event['checkpoint']} (step {event['step']})")
         elif kind == "step":
@@ -160,3 +196,39 @@ def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: st
 def fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)  # the message quotes user input
     sys.stderr.flush()
+
+
+def human_count(n: int | None) -> str:
+    """135M, 1.5B: parameter counts as model cards write them."""
+    if not n:
+        return "?"
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def print_models(found: list, warnings: list[str], roots: dict[str, list[str]]) -> None:
+    """`lorastudio models`: a row per chat model found, then why some cannot be trained, then where we looked."""
+    t = Table(title=f"Chat models on this machine ({len(found)})", title_justify="left")
+    for name in ("--model", "source", "arch", "params", "quant", "template", "size"):
+        t.add_column(name, overflow="fold")
+    for m in found:
+        style = "" if m.usable else "dim"
+        t.add_row(escape(m.spec), m.source, escape(m.architecture), human_count(m.n_params), escape(m.quantization),
+                  escape(m.template or "none"), human_bytes(m.size_bytes), style=style)
+    console.print(t)
+    unusable = [m for m in found if not m.usable]
+    if unusable:
+        console.print("[bold]cannot be trained as they are[/bold] (dimmed above)")
+        for m in unusable:
+            console.print(f"  {escape(m.spec)}: {escape(m.problem)}")
+    for w in warnings:
+        console.print(f"[yellow]skipped[/yellow] {escape(w)}")
+    looked = "; ".join(f"{k} {', '.join(v)}" for k, v in roots.items())
+    console.print(f"[dim]looked in: {escape(looked)} (OLLAMA_MODELS, HF_HUB_CACHE / HF_HOME, MODELSCOPE_CACHE, "
+                  "LMSTUDIO_MODELS point elsewhere)[/dim]", soft_wrap=True)

@@ -12,12 +12,15 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from rich.markup import escape
+
 from .console import console, side_by_side
-from .models import studio_home
+from .models import DEFAULT_MODEL, studio_home
 
 MARKERS = ["俺老孙", "嘿嘿", "呔"]
 TRAINED_PROMPTS = 2  # answers to prompts from the training data, to show memorisation too
 HELDOUT_PROMPTS = 5
+EMBEDDED_PARAMS = 134_515_008  # SmolLM2-135M, counted from its GGUF's tensor shapes
 
 
 def example_path(name: str) -> Path:
@@ -29,6 +32,7 @@ def demo_config(output: Path, epochs: int, model: str) -> dict:
         model=model, data=str(example_path("wukong_train.json")), output=str(output),
         probes=str(example_path("wukong_probes.jsonl")), markers=MARKERS,
         epochs=epochs, batch_size=2, grad_accum=2, lr=1e-4, lora_r=16, lora_alpha=32, max_seq_len=512,
+        auto=False,  # the demo's recipe exactly, not the one `train` would pick for this data
     )
 
 
@@ -47,7 +51,10 @@ def run_demo(output: Path | None = None, epochs: int = 5, model: str = "smollm2-
 
     output = output or studio_home() / "runs" / f"demo-wukong-{time.strftime('%Y%m%d-%H%M%S')}"
     console.print(f"[bold]LoRA Studio demo[/bold]: a 孙悟空 persona on {model}, run folder {output}")
-    console.print("loading the model (the embedded GGUF is converted once and cached) ...")
+    hint = chinese_model_hint() if model == DEFAULT_MODEL else None
+    if hint:
+        console.print(f"[cyan]{escape(hint)}[/cyan]")
+    console.print("loading the model (a GGUF is converted once and cached) ...")
     cfg = api.build_config(**demo_config(output, epochs, model))
     progress = TrainingProgress()
 
@@ -71,4 +78,24 @@ def run_demo(output: Path | None = None, epochs: int = 5, model: str = "smollm2-
         rows.append((f"{prompt}\n({tag})", engine.generate(msgs, "base", gen).text, engine.generate(msgs, "wukong", gen).text))
     side_by_side(rows, "base model", "with the adapter")
     console.print(f"chat with it: lorastudio chat --adapter {output}")
+    if hint:
+        console.print(f"[cyan]{escape(hint)}[/cyan]")
     return output
+
+
+def chinese_model_hint() -> str | None:
+    """A line naming the smallest Qwen2.5/Qwen3 instruct model (up to ~3B) found on this machine,
+    and the demo command for it, or None. The embedded SmolLM2 stays the default, so that the
+    demo runs everywhere; it barely speaks Chinese, which a persona like 孙悟空 needs."""
+    from .console import human_count
+    from .models.discovery import chinese_chat_models, find_models
+
+    found, _ = find_models(("ollama", "hf", "modelscope", "lmstudio"))
+    picks = chinese_chat_models(found)
+    if not picks:
+        return None
+    best = picks[0]
+    times = best.n_params / EMBEDDED_PARAMS
+    cost = f" ({times:.0f}x the parameters, so about {times:.0f}x the training time)" if times >= 1.5 else ""
+    return (f"found {best.name} ({best.source}, {human_count(best.n_params)} parameters) on this machine; it speaks "
+            f"Chinese, which the embedded SmolLM2 barely does. The demo on it: lorastudio demo --model {best.spec}{cost}")

@@ -6,6 +6,10 @@ import json
 import os
 from pathlib import Path
 
+# In a run folder: the held-out prompts training made from the data (no --probes given), which
+# the doctor and the web studio ask.
+HELDOUT_FILE = "heldout.jsonl"
+
 
 def read_jsonl(path: Path) -> list[dict]:
     """The readable lines of a JSONL log; a line cut by a crash ends it."""

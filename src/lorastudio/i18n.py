@@ -69,6 +69,8 @@ def fmt(value, percent: bool = False) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {fmt(v)}" for k, v in value.items())
     if isinstance(value, (int, float)) and percent:
         pct = 100 * value
         return f"{pct:.1f}%" if 0 < abs(pct) < 10 and pct != int(pct) else f"{pct:.0f}%"
@@ -123,7 +125,11 @@ def t(key: str, lang: str | None = None, surface: str = "cli", **params) -> str:
 
 def apply_text(apply: dict, lang: str, surface: str = "web") -> str:
     """A finding's `apply` ({field: value}) as words: 将「训练轮数」设为 20，「批大小」设为 2."""
-    parts = [t("fix.set", lang, surface, field=field_ref(k, lang, surface), value=v) for k, v in apply.items()]
+    def value(k, v):  # a choice in words (long_samples "drop" → 舍弃); the CLI keeps the flag's value
+        key = f"value.{k}.{v}"
+        return catalogue(lang)[key] if surface != "cli" and isinstance(v, str) and key in catalogue(lang) else v
+
+    parts = [t("fix.set", lang, surface, field=field_ref(k, lang, surface), value=value(k, v)) for k, v in apply.items()]
     return " ".join(parts) if surface == "cli" else t("fix.join", lang, surface).join(parts)
 
 

@@ -63,11 +63,18 @@ class Plan:
     lora_alpha: float
     tokens_per_epoch: int = 0
     trainable_tokens_per_epoch: int = 0
-    max_tokens: int = 0
+    max_tokens: int = 0  # the longest training sample as trained (after any cut)
     p95_tokens: int = 0
+    max_full_tokens: int = 0  # the longest task sample before any cut: what a fix must make room for
+    context_length: int | None = None  # the model's max positions
     dropped_no_labels: int = 0
+    masked: int = 0  # samples whose every answer has loss_weight 0 (left out)
     truncated: int = 0
     response_truncated: int = 0
+    dropped_too_long: int = 0  # longer than max_seq_len and left out (long_samples "drop")
+    dropped_duplicates: int = 0
+    long_samples: str = "truncate"
+    heldout: dict = field(default_factory=dict)  # automatic held-out prompts by kind: {"reworded": 16, "unseen": 8}
     no_end_of_turn: int = 0
     duplicates: int = 0
     eval_source: str = "none"
@@ -79,6 +86,7 @@ class Plan:
     trainable_params: int = 0
     total_params: int = 0
     estimated_seconds: float | None = None
+    estimate_calibrated: bool = False  # from step costs measured on this machine (training/estimate.py)
 
     @property
     def label_coverage(self) -> float:

@@ -4,14 +4,17 @@
                (double the learning rate, attention only instead of all-linear, no general
                replay, half the learning rate), or the caller's own list of overrides; a trial
                that fails (out of memory, say) is recorded and the next one runs
-    budget     each trial's time is estimated before it starts: the plan's estimate, scaled by
+    budget     each trial's time is estimated before it starts: the plan's estimate (from step
+               costs measured on this machine, training/estimate.py), scaled by
                how far the trials already run were from theirs (measured / estimated), plus the
                last trial's doctor time; a trial that would end past the budget is skipped
-    score      on held-out probes, by the doctor (knowledge.py):
-                   score = 0.3 x voice + 0.4 x knowledge + 0.3 x min(retention, 1)
-               voice = the adapter's marker rate, knowledge = its fact recall, retention = general
-               answers right, adapter / base. Knowledge weighs most: it is what voice-only runs
-               miss (issue 8). A number that cannot be measured (no markers, no expect_any, a base
+    score      on held-out probes (a probes file, or without one the prompts each trial holds out
+               of the data, the same for every trial), by the doctor (knowledge.py, voice.py):
+                   score = (0.3 x voice + 0.4 x knowledge + 0.3 x content + 0.3 x min(retention, 1)) / 1.3
+               voice = the adapter's marker rate (given markers, or those found in the answers),
+               knowledge = its fact recall, content = its chrF against the reference answers / 100,
+               retention = general answers right, adapter / base. Knowledge weighs most: it is what
+               voice-only runs miss. A number that cannot be measured (no markers, no expect_any, a base
                that answers no general probe right) is left out and the weights of the others
                are rescaled to sum to 1; a trial with none of them scores None and never wins.
     output     DIR/trial-N (one run folder each), DIR/tune.json (the table), DIR/best → the
@@ -35,7 +38,7 @@ from .diagnosis.doctor import run_doctor
 from .errors import ConfigError, PlanRefused, StudioError
 from .recipes import Recipe
 
-WEIGHTS = {"voice": 0.3, "knowledge": 0.4, "retention": 0.3}
+WEIGHTS = {"voice": 0.3, "knowledge": 0.4, "content": 0.3, "retention": 0.3}
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Trial:
     score: float | None = None
     voice: float | None = None
     knowledge: float | None = None
+    content: float | None = None  # chrF against the reference answers, 0-100
     retention: float | None = None
     verdict: str | None = None
     steps: int | None = None
@@ -95,6 +99,8 @@ def score(three: dict | None) -> float | None:
         values["voice"] = three["voice"]["adapter"]
     if three.get("knowledge"):
         values["knowledge"] = three["knowledge"]["adapter"]
+    if three.get("content"):
+        values["content"] = three["content"]["adapter"] / 100
     if three.get("retention"):
         values["retention"] = min(three["retention"]["retention"], 1.0)
     if not values:
@@ -127,8 +133,8 @@ def _link_best(output: Path, run_dir: Path) -> None:
 
 def tune(
     data: str,
-    probes: str,
-    output: str,
+    probes: str | None = None,
+    output: str = "runs/tune",
     budget: str | float = "15m",
     max_trials: int = 3,
     model: str | None = None,
@@ -196,7 +202,7 @@ def _marker_list(markers) -> list[str] | None:
 
 def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options: dict) -> None:
     """Train and score one trial, or say why not (skipped, refused, failed), into `trial`."""
-    estimate = plan(config).plan.estimated_seconds or 0.0
+    estimate = plan(config, measure=True).plan.estimated_seconds or 0.0  # step costs measured here, as training's
     expected = estimate * (clock.ratio or 1.0) + clock.doctor_s
     trial.estimated_seconds = round(expected, 1)
     if expected > clock.left():
@@ -221,6 +227,7 @@ def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options
     trial.status, trial.verdict, trial.steps, trial.run_dir = "done", report.verdict, run.steps, str(run.run_dir)
     trial.voice = (three.get("voice") or {}).get("adapter")
     trial.knowledge = (three.get("knowledge") or {}).get("adapter")
+    trial.content = (three.get("content") or {}).get("adapter")
     trial.retention = (three.get("retention") or {}).get("retention")
     trial.score = score(three)
     trial.seconds = round(time.monotonic() - t0, 1)
@@ -257,12 +264,13 @@ def format_table(result: TuneResult) -> str:
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
 
-    lines = [f"{'trial':<9} {'score':>6} {'voice':>6} {'facts':>6} {'retain':>6} {'steps':>5} {'time':>7}  settings",]
+    lines = [f"{'trial':<9} {'score':>6} {'voice':>6} {'facts':>6} {'chrF':>6} {'retain':>6} {'steps':>5} {'time':>7}  settings",]
     for t in result.trials:
         sc = "-" if t.score is None else f"{t.score:.3f}"
         tm = "-" if t.seconds is None else f"{t.seconds:.0f}s"
         mark = " *" if t.name == result.best else ""
-        lines.append(f"{t.name:<9} {sc:>6} {pct(t.voice):>6} {pct(t.knowledge):>6} {pct(t.retention):>6} "
+        chrf = "-" if t.content is None else f"{t.content:.1f}"
+        lines.append(f"{t.name:<9} {sc:>6} {pct(t.voice):>6} {pct(t.knowledge):>6} {chrf:>6} {pct(t.retention):>6} "
                      f"{t.steps if t.steps is not None else '-':>5} {tm:>7}  {_settings(t.settings)}"
                      + (f"  [{t.status}: {t.note}]" if t.status != "done" else "") + mark)
     w = ", ".join(f"{v:g} x {k}" for k, v in WEIGHTS.items())

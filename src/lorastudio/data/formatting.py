@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError, ModelError
 from .readers import unpaired_surrogate
@@ -35,6 +36,12 @@ class TokenizedSample:
     response_truncated: bool = False  # the cut removed trainable (answer) tokens
     has_end_of_turn: bool = True  # every answer ends with a trained end-of-turn marker
     index: int = -1  # record index in the source file
+    full_tokens: int = 0  # length before truncation
+    first_label: int = -1  # position of the first trained token before truncation; -1: none
+
+    def __post_init__(self) -> None:
+        if not self.full_tokens:
+            self.full_tokens = len(self.input_ids)
 
     @property
     def n_tokens(self) -> int:
@@ -45,9 +52,10 @@ class TokenizedSample:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def render_chat(tokenizer, messages: list[dict], add_generation_prompt: bool, chat_template: str | None = None) -> str:
-    """Render with the tokenizer's own chat template (or the one a run was trained with).
-    The only place a template is applied."""
+def render_chat(tokenizer, messages: list[dict], add_generation_prompt: bool, chat_template: str | None = None,
+                tools: list[dict] | None = None) -> str:
+    """Render with the tokenizer's own chat template (or the one a run was trained with), with
+    the function schemas a tool-calling conversation may use. The only place a template is applied."""
     template = chat_template or getattr(tokenizer, "chat_template", None)
     if not template:
         raise ModelError(
@@ -56,8 +64,52 @@ def render_chat(tokenizer, messages: list[dict], add_generation_prompt: bool, ch
             "or set tokenizer.chat_template before training",
         )
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt, chat_template=template
+        messages, tools=tools or None, tokenize=False, add_generation_prompt=add_generation_prompt, chat_template=template
     )
+
+
+TOOL_PROBE_NAME, TOOL_PROBE_RESULT = "lorastudio_probe_tool", "lorastudio_probe_result"
+
+
+def supports_tools(tokenizer, chat_template: str | None = None) -> bool:
+    """Whether the chat template renders tool schemas, an assistant's tool call and the tool's
+    result: a template without tool support drops them (or fails), and a model trained on what
+    it renders would learn calls it was never shown the tools for."""
+    tools = [{"type": "function", "function": {"name": TOOL_PROBE_NAME, "description": "d",
+                                               "parameters": {"type": "object", "properties": {}}}}]
+    messages = [{"role": "user", "content": "q"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "function": {"name": TOOL_PROBE_NAME, "arguments": {"x": 7}}}]},
+                {"role": "tool", "content": TOOL_PROBE_RESULT},
+                {"role": "assistant", "content": "done"}]
+    try:
+        text = render_chat(tokenizer, messages, False, chat_template, tools)
+    except Exception:  # a template without tool support may fail on content-less turns: no support
+        return False
+    return text.count(TOOL_PROBE_NAME) >= 2 and TOOL_PROBE_RESULT in text and '"x": 7' in text.replace('"x":7', '"x": 7')
+
+
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def chat_template_text(spec: str) -> str:
+    """The Jinja text of `--chat-template`: a bundled name (templates/NAME.jinja) or a file."""
+    bundled = BUNDLED_TEMPLATES / f"{spec}.jinja"
+    path = bundled if bundled.is_file() else Path(spec).expanduser()
+    names = ", ".join(sorted(p.stem for p in BUNDLED_TEMPLATES.glob("*.jinja")))
+    if not path.is_file():
+        raise ConfigError(f"chat template '{spec}' is neither a bundled template ({names}) nor a file",
+                          fix=f"pass --chat-template {names.split(', ')[0]} or the path of a .jinja file", option="--chat-template")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"chat template {path} could not be read: {e}", fix="save it as UTF-8 text",
+                          option="--chat-template") from None
+    if "messages" not in text:
+        raise ConfigError(f"{path} does not look like a chat template (it never reads `messages`)",
+                          fix="give a Jinja chat template like the ones in tokenizer_config.json's chat_template",
+                          option="--chat-template")
+    return text
 
 
 def template_hash(tokenizer_or_text) -> str:
@@ -101,9 +153,10 @@ def _answer_end(answer: str, markers: tuple[str, ...]) -> tuple[int, bool]:
     return len(answer.rstrip()), False
 
 
-def split_segments(tokenizer, messages: list[dict]) -> tuple[list[tuple[str, bool]], bool]:
+def split_segments(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> tuple[list[tuple[str, bool]], bool]:
     """The rendered conversation as (text, trainable) segments, in order, and whether every
-    answer ended with an end-of-turn marker."""
+    answer ended with an end-of-turn marker. An assistant turn marked `"train": False` (a
+    loss_weight of 0 in the file) is context like the prompt."""
     markers = end_of_turn_markers(tokenizer)
     segments: list[tuple[str, bool]] = []
     all_found = True
@@ -111,8 +164,8 @@ def split_segments(tokenizer, messages: list[dict]) -> tuple[list[tuple[str, boo
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        prompt = render_chat(tokenizer, messages[:i], add_generation_prompt=True)
-        full = render_chat(tokenizer, messages[: i + 1], add_generation_prompt=False)
+        prompt = render_chat(tokenizer, messages[:i], add_generation_prompt=True, tools=tools)
+        full = render_chat(tokenizer, messages[: i + 1], add_generation_prompt=False, tools=tools)
         if not prompt.startswith(done) or not full.startswith(prompt):
             raise ModelError(
                 "the chat template does not render a conversation's turns as prefixes of each other, "
@@ -123,27 +176,38 @@ def split_segments(tokenizer, messages: list[dict]) -> tuple[list[tuple[str, boo
         answer = full[len(prompt):]
         end, found = _answer_end(answer, markers)
         segments.append((prompt[len(done):], False))
-        segments.append((answer[:end], True))
+        segments.append((answer[:end], message.get("train", True)))
         all_found = all_found and found
         done = prompt + answer[:end]
     return segments, all_found
 
 
-def tokenize_sample(tokenizer, messages: list[dict], max_seq_len: int | None = None, index: int = -1) -> TokenizedSample:
-    """input_ids and labels for one conversation; every assistant turn is trained."""
+def tokenize_sample(tokenizer, messages: list[dict], max_seq_len: int | None = None, index: int = -1,
+                    tools: list[dict] | None = None) -> TokenizedSample:
+    """input_ids and labels for one conversation; every assistant turn is trained (but those
+    marked `"train": False`). Lengths before the cut are kept, so fixes can quote them."""
     input_ids: list[int] = []
     labels: list[int] = []
-    segments, has_eot = split_segments(tokenizer, messages)
+    segments, has_eot = split_segments(tokenizer, messages, tools)
+    first_label = -1
     for text, trainable in segments:
         if not text:
             continue
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if trainable and ids and first_label < 0:
+            first_label = len(input_ids)
         input_ids.extend(ids)
         labels.extend(ids if trainable else [IGNORE_INDEX] * len(ids))
-    sample = TokenizedSample(input_ids, labels, has_end_of_turn=has_eot, index=index)
-    if max_seq_len is not None and len(input_ids) > max_seq_len:
-        kept = sum(1 for x in labels[:max_seq_len] if x != IGNORE_INDEX)
-        sample.response_truncated = kept < sample.n_trainable
-        sample.input_ids, sample.labels = input_ids[:max_seq_len], labels[:max_seq_len]
-        sample.truncated = True
-    return sample
+    sample = TokenizedSample(input_ids, labels, has_end_of_turn=has_eot, index=index, first_label=first_label)
+    return truncate(sample, max_seq_len)
+
+
+def truncate(sample: TokenizedSample, max_seq_len: int | None) -> TokenizedSample:
+    """The sample cut to max_seq_len tokens (a new one; the full one is left as it was)."""
+    if max_seq_len is None or sample.full_tokens <= max_seq_len:
+        return sample
+    labels = sample.labels[:max_seq_len]
+    kept = sum(1 for x in labels if x != IGNORE_INDEX)
+    return TokenizedSample(sample.input_ids[:max_seq_len], labels, truncated=True,
+                           response_truncated=kept < sample.n_trainable, has_end_of_turn=sample.has_end_of_turn,
+                           index=sample.index, full_tokens=sample.full_tokens, first_label=sample.first_label)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from lorastudio.data.records import Dataset, Sample
+from lorastudio.data.records import Dataset, Sample, message_text
 
 MAX_LISTED = 20  # index lists in the stats are capped at this many
 SHORT_RESPONSE = 2  # responses with fewer non-blank characters than this are counted as "short"
@@ -34,7 +34,7 @@ def percentiles(values: list[int]) -> dict:
 
 
 def _chars(sample: Sample, trained: bool) -> int:
-    return sum(len(m["content"]) for m in sample.messages if (m["role"] == "assistant") == trained)
+    return sum(len(message_text(m)) for m in sample.messages if (m["role"] == "assistant") == trained)
 
 
 def _duplicates(samples: list[Sample]) -> dict:
@@ -64,18 +64,17 @@ def _categories(samples: list[Sample]) -> dict:
 
 def _token_stats(ds: Dataset, tokenizer, max_seq_len: int | None) -> dict:
     """Token lengths via the training path's own `tokenize_sample`, so the numbers are what trains."""
-    from lorastudio.data.formatting import tokenize_sample
+    from lorastudio.data.formatting import tokenize_sample, truncate
 
     prompt, response, total = [], [], []
     truncated, zero_trainable, no_end = [], [], []
     for s in ds.samples:
-        full = tokenize_sample(tokenizer, s.messages, None)
+        full = tokenize_sample(tokenizer, s.messages, None, tools=s.tools)
         prompt.append(full.n_tokens - full.n_trainable)
         response.append(full.n_trainable)
         total.append(full.n_tokens)
-        cut = full
-        if max_seq_len is not None and full.n_tokens > max_seq_len:  # only then can the cut differ
-            cut = tokenize_sample(tokenizer, s.messages, max_seq_len)
+        cut = truncate(full, max_seq_len)
+        if cut.truncated:
             truncated.append(s.index)
         if cut.n_trainable == 0:
             zero_trainable.append(s.index)
@@ -115,6 +114,9 @@ def inspect_dataset(ds: Dataset, tokenizer=None, max_seq_len: int | None = None)
             "response": percentiles([_chars(s, trained=True) for s in samples]),
         },
         "tokens": _token_stats(ds, tokenizer, max_seq_len) if tokenizer is not None else None,
+        "tool_calls": ds.uses_tools,
+        "placeholders": ds.placeholders,
+        "warnings": [{"code": w.code, "name": w.name, "count": w.count, "records": w.records} for w in ds.warnings],
     }
 
 
@@ -160,4 +162,11 @@ def format_inspect_report(stats: dict) -> str:
     lines.append(f"exact duplicates (same prompt and response): {dup['count']}{shown}")
     short = stats["short_responses"]
     lines.append(f"short responses (< {SHORT_RESPONSE} chars): {short['count']}{_records(short)}")
+    if stats.get("tool_calls"):
+        lines.append(f"samples with tool calls or tool schemas: {stats['tool_calls']}")
+    for w in stats.get("warnings") or []:
+        shown = ", ".join(map(str, w["records"])) + (", ..." if w["count"] > len(w["records"]) else "")
+        what = ("key not read" if w["code"] == "unknown_key" else "placeholder not filled (--var NAME=VALUE)")
+        name = w["name"] if w["code"] == "unknown_key" else "{{" + w["name"] + "}}"
+        lines.append(f"warning: {what}: {name} in {w['count']} records ({shown})")
     return "\n".join(lines)

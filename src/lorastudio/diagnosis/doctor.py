@@ -23,7 +23,8 @@ Verdict rules (every number from diagnosis/thresholds.py; the report lists the o
                   template of the serving path is the training one (no TEMPLATE_MISMATCH: an
                   adapter served in a format it never saw is not shown to work).
     inconclusive  otherwise, and when there is no finished adapter to measure.
-Exit codes (`exit_code`): 0 learned, 1 not_learned, 2 inconclusive or could not run.
+Exit codes (`exit_code`): 0 learned, 1 not_learned, 3 inconclusive; the CLI exits 2 when the doctor
+could not run (a missing run folder, a bad option), as every command does for a user's mistake.
 """
 
 from __future__ import annotations
@@ -34,22 +35,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..config import saved_config
 from ..data.formatting import tokenize_sample
-from ..data.prepare import prepare
+from ..data.prepare import load_general, prepare
 from ..data.readers import load_dataset
 from ..errors import RunError, StudioError
-from ..files import write_text_atomic
+from ..files import HELDOUT_FILE, write_text_atomic
 from ..models import fingerprint, load_model, load_tokenizer, pick_device, resolve_model
 from .chatpath import EngineChat, ServerChat, check_chat_path
 from .effect import (
-    DEFAULT_N_PROBES, MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, compare_loss, next_token_kl,
-    probe_from_sample, read_curve, read_probes, reference_answerer, spread,
+    DEFAULT_N_PROBES, MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, compare_loss, has_any, next_token_kl,
+    probe_from_sample, rates, read_curve, read_probes, reference_answerer, spread,
 )
 from .findings import CODES, Finding
 from .knowledge import (
     GENERAL_MAX_NEW_TOKENS, general_probes, knowledge_findings, measure, retention, three_numbers,
 )
 from .thresholds import Thresholds
+from .voice import content_scores, derive_markers, heads
 
 VERDICTS = ("learned", "not_learned", "inconclusive")
 NOT_LEARNED_CODES = ("ADAPTER_IS_IDENTITY", "ADAPTER_NO_EFFECT", "ADAPTER_NOT_APPLIED", "LOSS_DIVERGED")
@@ -86,8 +89,8 @@ class DoctorReport:
 
 
 def exit_code(report: DoctorReport) -> int:
-    """0 learned, 1 not_learned, 2 inconclusive (the CLI also uses 2 when the doctor could not run)."""
-    return {"learned": 0, "not_learned": 1}.get(report.verdict, 2)
+    """0 learned, 1 not_learned, 3 inconclusive (2 is the CLI's code for a user's mistake)."""
+    return {"learned": 0, "not_learned": 1}.get(report.verdict, 3)
 
 
 def _plain(value):
@@ -293,7 +296,7 @@ def _decide(found: _Findings, effect: dict, t: Thresholds) -> tuple[str, list[di
     markers = effect.get("markers")
     checks = [("train_loss_drop", drop, t.min_train_loss_drop, "adapter's training loss below the base's (relative)"),
               ("kl_mean", kl, t.no_effect_kl, "mean KL(base || adapter), nats per next token on the probes")]
-    if markers:
+    if markers and not markers.get("derived"):  # markers found by the doctor itself inform, they do not decide
         checks.append(("marker_gain", markers["gain"], t.min_marker_gain, "rise in the share of answers with a marker"))
     ok = {}
     for name, value, threshold, what in checks:
@@ -349,21 +352,25 @@ def _find_adapter(engine, adapter_dir: Path) -> str | None:
 
 def _training_data(config: dict, manifest: dict, tok, notes: list[str]):
     try:
-        dataset = load_dataset(config["data"])
-        eval_ds = load_dataset(config["eval_data"]) if config.get("eval_data") else None
+        trained = saved_config(config)
+        dataset = load_dataset(trained.data, trained.vars)
+        eval_ds = load_dataset(trained.eval_data, trained.vars) if trained.eval_data else None
+        prepared = prepare(dataset, tok, trained.model_copy(update={"mix_general": 0.0}), eval_ds)
     except StudioError as e:
         notes.append(f"training data not readable ({e.message}): training-sample loss not measured")
         return None
     if dataset.sha256 != (manifest.get("dataset") or {}).get("sha256"):
         notes.append(f"{config['data']} changed since training: losses are measured on its current content")
-    prepared = prepare(dataset, tok, config["max_seq_len"], config.get("eval_split", 0.0), eval_ds, config.get("seed", 42))
     return dataset, eval_ds, prepared
 
 
-def _choose_probes(probes: str | None, config: dict, data, n: int) -> tuple[list[Probe], str]:
+def _choose_probes(probes: str | None, config: dict, data, n: int, run_dir: Path) -> tuple[list[Probe], str]:
     path = probes or config.get("probes")
     if path:
         return spread(read_probes(path), n), str(path)
+    made = run_dir / HELDOUT_FILE
+    if made.is_file():  # made from the data before training (data/heldout.py), never trained on
+        return _spread_kinds(read_probes(made), n), "held-out prompts made from the data"
     if data is None:
         return [], "none"
     dataset, eval_ds, prepared = data
@@ -373,6 +380,16 @@ def _choose_probes(probes: str | None, config: dict, data, n: int) -> tuple[list
         return spread([probe_from_sample(by_index[t.index]) for t in prepared.eval], n), f"eval {prepared.eval_source}"
     by_index = {s.index: s for s in dataset.samples}
     return spread([probe_from_sample(by_index[t.index]) for t in prepared.train], n), "training prompts (no held-out data)"
+
+
+def _spread_kinds(probes: list[Probe], n: int) -> list[Probe]:
+    """n probes, each kind getting its share, so the unseen ones are not crowded out."""
+    kinds = sorted({p.kind for p in probes})
+    out = []
+    for i, kind in enumerate(kinds):
+        part = [p for p in probes if p.kind == kind]
+        out += spread(part, max(1, (n - len(out)) // (len(kinds) - i)))
+    return out
 
 
 def _heldout_samples(data, probes: list[Probe], probe_source: str, tok, max_seq_len: int) -> tuple[list, str]:
@@ -392,7 +409,7 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
     effect: dict = {}
     effect["weights"] = adapter_weight_stats(run_dir / "adapter", _base_weight_lookup(ref.model), t)
     data = _training_data(config, manifest, ref.tokenizer, notes)
-    probes, source = _choose_probes(probes_arg, config, data, n_probes)
+    probes, source = _choose_probes(probes_arg, config, data, n_probes, run_dir)
     effect["probes"] = {"source": source, "count": len(probes)}
     loss = {}
     if data is not None:
@@ -403,6 +420,7 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
     effect["kl"] = next_token_kl(ref, probes)
     general, general_source = general_probes(general_arg) if general_arg != "none" else ([], "none")
     effect.update(measure(reference_answerer(ref, max_new_tokens), probes, markers, None))
+    _voice_and_content(effect, probes, markers, data, ref.tokenizer, max_new_tokens)
     if general:  # short answers: their own, smaller token budget
         answer = reference_answerer(ref, min(max_new_tokens, GENERAL_MAX_NEW_TOKENS))
         effect["retention"] = retention(answer, general, general_source, general_cache)
@@ -412,6 +430,31 @@ def _measure(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_name: 
         effect["serving"] = check_chat_path(chat, adapter_name, [p.messages for p in probes[:SERVING_PROBES]], max_new_tokens)
         effect["serving"]["training_template_sha256"] = manifest.get("chat_template_sha256")
     return effect
+
+
+def _voice_and_content(effect: dict, probes: list[Probe], markers: list[str] | None, data, tok, max_new_tokens: int) -> None:
+    """Content (chrF against the reference answers), and, when no markers were given, voice with
+    markers found in the training answers (voice.py). Everything is compared at the answers'
+    token budget: a reference or training answer is cut to its first max_new_tokens tokens."""
+    rows = effect.get("generations") or []
+    refs = heads(tok, [p.answer or "" for p in probes], max_new_tokens)
+    for row, probe, ref in zip(rows, probes, refs, strict=True):
+        if probe.answer:
+            row["reference"] = ref
+    effect["content"] = content_scores(rows)
+    if markers or data is None or not rows:
+        return
+    general = load_general(None)
+    train = heads(tok, [s.response for s in data[0].samples], max_new_tokens)
+    background = [r["base"] for r in rows] + [s.response for s in general.samples]
+    found = derive_markers(train, background)
+    if not found:
+        effect["markers_note"] = "no phrase recurs in the training answers that ordinary answers lack: voice not measured"
+        return
+    words = [m["marker"] for m in found]
+    for row in rows:
+        row["base_marker"], row["adapter_marker"] = has_any(row["base"], words), has_any(row["adapter"], words)
+    effect["markers"] = {**rates(rows, "marker"), "markers": words, "derived": True, "candidates": found}
 
 
 def _base_weight_lookup(model):

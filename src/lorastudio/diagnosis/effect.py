@@ -49,6 +49,7 @@ class Probe:
     messages: list[dict]  # the conversation up to the user turn the model should answer
     answer: str | None = None  # a reference answer, when the probe carries one (held-out loss)
     expect_any: list[str] = field(default_factory=list)  # fact keywords: right if any occurs
+    kind: str = ""  # automatic held-out prompts: "reworded" (a training question in other words) or "unseen"
 
     @property
     def prompt(self) -> str:
@@ -61,17 +62,22 @@ def probe_from_sample(sample: Sample) -> Probe:
     return Probe(messages=sample.messages[:last], answer=sample.messages[last]["content"])
 
 
+def is_probe_file(records: list) -> bool:
+    """Held-out prompts ({"prompt": ...} records) rather than training data."""
+    return bool(records) and all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records)
+
+
 def read_probes(path: str | Path) -> list[Probe]:
-    """{"prompt", "expect_any"?, "answer"?, "system"?} records (JSON array or JSONL), or any
-    dataset file our readers read (Alpaca, ShareGPT, messages)."""
+    """{"prompt", "expect_any"?, "answer"?, "system"?, "kind"?} records (JSON array or JSONL), or
+    any dataset file our readers read (Alpaca, ShareGPT, messages)."""
     records = read_records(path)
-    if records and all(isinstance(r, dict) and isinstance(r.get("prompt"), str) for r in records):
+    if is_probe_file(records):
         probes = []
         for r in records:
             messages = [{"role": "system", "content": r["system"]}] if r.get("system") else []
             messages.append({"role": "user", "content": r["prompt"]})
             answer = r.get("answer") or r.get("output") or None
-            probes.append(Probe(messages, answer, [str(x) for x in r.get("expect_any") or []]))
+            probes.append(Probe(messages, answer, [str(x) for x in r.get("expect_any") or []], str(r.get("kind") or "")))
         return probes
     return [probe_from_sample(s) for s in load_dataset(path).samples]
 
@@ -351,6 +357,8 @@ def answer_rows(answer: Answerer, probes: list[Probe], markers: list[str] | None
     rows = []
     for p, b, a in zip(probes, base, adapter, strict=True):
         row = {"prompt": p.prompt, "base": b, "adapter": a}
+        if p.kind:
+            row["kind"] = p.kind
         if markers:
             row["base_marker"], row["adapter_marker"] = has_any(b, markers), has_any(a, markers)
         if p.expect_any:

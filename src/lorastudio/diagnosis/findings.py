@@ -15,6 +15,7 @@ CODES = (
     "ADAPTER_NOT_APPLIED", "TEMPLATE_MISMATCH", "NO_HELDOUT",
     # added beyond the required set
     "NO_END_OF_TURN", "GRAD_NORM_ZERO", "FACTS_NOT_LEARNED", "FORGETTING",
+    "UNKNOWN_FIELDS", "UNFILLED_PLACEHOLDERS",
 )
 
 
@@ -25,7 +26,10 @@ class Finding:
     title: str
     evidence: dict = field(default_factory=dict)
     fix: str = ""
-    apply: dict | None = None  # config field -> new value, when the fix is a setting: the web's "apply this fix"
+    # The fix in a form a program can apply: training options (TrainConfig fields) and the values
+    # that, set, make the finding go away when the run is planned again (--apply-fixes, the web
+    # studio's "apply" button). None when the fix is the user's to make (edit the data, pick a model).
+    apply: dict | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -42,6 +46,7 @@ class Finding:
         if self.fix:
             out += f"\n    fix: {self.fix}"
         return out
+
 
 
 def errors(findings: list[Finding]) -> list[Finding]:

@@ -78,10 +78,13 @@ def measure(answer: Answerer, probes: list[Probe], markers: list[str] | None, ge
 
 
 def three_numbers(effect: dict) -> dict:
-    """{"voice", "knowledge", "retention"}: each {"base", "adapter"} rates (retention: the ratio)."""
-    m, f, r = effect.get("markers"), effect.get("facts"), effect.get("retention")
+    """{"voice", "knowledge", "content", "retention"}: each {"base", "adapter"} rates (content:
+    mean chrF against the reference answers; retention: the ratio)."""
+    m, f, r, c = effect.get("markers"), effect.get("facts"), effect.get("retention"), effect.get("content")
     return {
-        "voice": {"base": m["base_rate"], "adapter": m["adapter_rate"]} if m else None,
+        "voice": {"base": m["base_rate"], "adapter": m["adapter_rate"], "markers": m.get("markers"),
+                  "derived": bool(m.get("derived"))} if m else None,
+        "content": {"base": c["base"], "adapter": c["adapter"], "answers": c["answers"]} if c else None,
         "knowledge": {"base": f["base_rate"], "adapter": f["adapter_rate"], "answers": f["answers"]} if f else None,
         "retention": ({"retention": r["retention"], "base_right": r["base_right"], "adapter_right": r["adapter_right"],
                        "probes": r["probes"]} if r and r.get("retention") is not None else None),

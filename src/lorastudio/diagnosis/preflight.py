@@ -1,4 +1,8 @@
-"""Checks on the plan, before step 1. Each finding carries a fix computed from the numbers."""
+"""Checks on the plan, before step 1. Each finding carries a fix computed from the numbers, in
+words and (where the fix is a change of training options) as `apply`: the options that, set,
+make the finding go away when the run is planned again. Lengths in fixes are the samples' full
+lengths, before any cut: a fix computed from the cut lengths would only restate the cut.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,29 @@ from ..plan import Plan, steps_per_epoch
 from .findings import Finding
 from .thresholds import Thresholds
 
+LEN_STEP = 64  # max lengths in fixes are rounded up to this
+
 
 def _epochs_for(target_steps: int, spe: int) -> int:
     return math.ceil(target_steps / max(spe, 1))
 
 
+def _length_fix(plan: Plan, what: str) -> tuple[str, dict]:
+    """Room for the longest sample, or, past the model's context, leave the long ones out."""
+    need = plan.max_full_tokens
+    room = -(-need // LEN_STEP) * LEN_STEP
+    if plan.context_length:
+        room = min(room, plan.context_length)
+    if room >= need:
+        return f"raise the max length to {room} (--max-seq-len {room}; the longest sample has {need} tokens)", \
+            {"max_seq_len": room}
+    return (f"the longest sample ({need} tokens) is longer than the model's context of {plan.context_length}: "
+            f"leave the samples longer than {plan.max_seq_len} tokens out (--long-samples drop), or shorten {what}",
+            {"long_samples": "drop"})
+
+
 def check_samples(plan: Plan, t: Thresholds) -> list[Finding]:
-    n = plan.n_train
+    n = plan.n_train - plan.n_general
     if n >= t.min_samples_warn:
         return []
     severity = "error" if n < t.min_samples_error else "warning"
@@ -22,9 +42,10 @@ def check_samples(plan: Plan, t: Thresholds) -> list[Finding]:
     return [Finding(
         "TOO_FEW_SAMPLES", severity,
         f"{n} training samples: too few for the adapter to generalise beyond the exact prompts",
-        {"samples": n, "recommended_min": t.min_samples_warn},
-        f"grow the data to {target}+ varied samples: `lorastudio data expand DATA -o more.json --target {target}`, "
-        "and keep paraphrased questions out of training as probes (--holdout)",
+        {"samples": n, "recommended_min": t.min_samples_warn, "target": target},
+        f"grow the data to {target} varied samples: --expand-to {target} rewords your questions before training "
+        f"(as `lorastudio data expand DATA -o more.json --target {target}` does), or add samples of your own",
+        {"expand_to": target},
     )]
 
 
@@ -36,7 +57,7 @@ def check_steps(plan: Plan, t: Thresholds) -> list[Finding]:
     goal = t.min_steps_warn
     epochs = _epochs_for(goal, spe)
     fix = f"{plan.n_train} samples at effective batch {plan.effective_batch} give {spe} step(s) per epoch; " \
-          f"raise --epochs to {epochs} to reach {epochs * spe} steps"
+          f"train {epochs} epochs (--epochs {epochs}) to reach {epochs * spe} steps"
     if plan.effective_batch > 4 and plan.n_train:
         spe4 = steps_per_epoch(plan.n_train, 2, 2, plan.world_size)
         e4 = _epochs_for(goal, spe4)
@@ -46,7 +67,7 @@ def check_steps(plan: Plan, t: Thresholds) -> list[Finding]:
         f"only {total} optimizer steps: LoRA's B starts at zero and will barely move",
         {"total_steps": total, "steps_per_epoch": spe, "epochs": plan.epochs,
          "effective_batch": plan.effective_batch, "samples": plan.n_train, "recommended_min": goal},
-        fix,
+        fix, {"epochs": epochs},
     )]
 
 
@@ -59,7 +80,7 @@ def check_warmup(plan: Plan, t: Thresholds) -> list[Finding]:
         "WARMUP_EXCEEDS_TRAINING", "error" if w >= total else "warning",
         f"warmup of {w} steps {'is longer than' if w >= total else 'covers most of'} the {total}-step run",
         {"warmup_steps": w, "total_steps": total},
-        f"use --warmup-steps {suggested} (5% of {total}) or --warmup-ratio 0.05",
+        f"use --warmup-steps {suggested} (5% of {total})", {"warmup_steps": suggested},
     )]
 
 
@@ -67,15 +88,15 @@ def check_lr(plan: Plan, t: Thresholds) -> list[Finding]:
     scale = plan.lora_alpha / plan.lora_r
     scaled = plan.lr * scale
     ev = {"lr": plan.lr, "lora_alpha": plan.lora_alpha, "lora_r": plan.lora_r, "scaled_lr": scaled}
-    good = 2e-4 / scale  # the middle of the usual range, in this run's alpha/r
+    good = float(f"{2e-4 / scale:.1g}")  # the middle of the usual range, in this run's alpha/r
     if scaled < t.scaled_lr_low:
         sev = "error" if plan.lr == 0 else "warning"
         return [Finding("LR_TOO_LOW", sev, f"learning rate {plan.lr:g} is too low for LoRA at alpha/r = {scale:g}",
-                        ev, f"use --lr {good:.0e} (lr x alpha/r ≈ 2e-4)")]
+                        ev, f"use --lr {good:g} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
     if scaled > t.scaled_lr_high:
         sev = "error" if scaled > t.scaled_lr_error else "warning"
         return [Finding("LR_TOO_HIGH", sev, f"learning rate {plan.lr:g} at alpha/r = {scale:g} risks a collapsing or diverging loss",
-                        ev, f"use --lr {good:.0e} (lr x alpha/r ≈ 2e-4)")]
+                        ev, f"use --lr {good:g} (lr x alpha/r ≈ 2e-4)", {"lr": good})]
     return []
 
 
@@ -83,23 +104,34 @@ def check_labels(plan: Plan, t: Thresholds) -> list[Finding]:
     out = []
     if plan.dropped_no_labels:
         sev = "error" if plan.n_train == 0 else "warning"
+        fix, apply = _length_fix(plan, "the prompts or the system message")
         out.append(Finding(
             "LABELS_MASKED", sev,
-            f"{plan.dropped_no_labels} of {plan.n_records} samples have no trainable token and are dropped",
+            f"{plan.dropped_no_labels} of {plan.n_records} samples lose their whole answer to the max length of "
+            f"{plan.max_seq_len} tokens and are dropped",
             {"dropped": plan.dropped_no_labels, "records": plan.n_records, "max_seq_len": plan.max_seq_len,
-             "label_coverage": round(plan.label_coverage, 4)},
-            f"the answer starts after token {plan.max_seq_len} or is empty: raise --max-seq-len "
-            f"(longest sample: {plan.max_tokens} tokens) or shorten the prompts/system message",
+             "longest_sample_tokens": plan.max_full_tokens, "label_coverage": round(plan.label_coverage, 4)},
+            fix, apply,
+        ))
+    if plan.masked:
+        out.append(Finding(
+            "LABELS_MASKED", "error" if plan.n_train == 0 else "warning",
+            f"{plan.masked} of {plan.n_records} samples have loss_weight 0 on every answer: nothing in them is trained",
+            {"masked": plan.masked, "records": plan.n_records},
+            "set loss_weight 1 on the answers the model should learn (or remove the loss_weight key), "
+            "or remove those samples",
         ))
     if plan.response_truncated:
         share = plan.response_truncated / max(plan.n_records, 1)
         sev = "error" if share > t.truncated_error_share else "warning"
+        fix, apply = _length_fix(plan, "those answers")
         out.append(Finding(
             "RESPONSES_TRUNCATED", sev,
-            f"{plan.response_truncated} answers are cut by --max-seq-len {plan.max_seq_len}: the model learns to stop mid-answer",
+            f"{plan.response_truncated} answers are cut by the max length of {plan.max_seq_len} tokens: "
+            "the model learns to stop mid-answer",
             {"truncated_answers": plan.response_truncated, "share": round(share, 3),
-             "max_seq_len": plan.max_seq_len, "longest_sample_tokens": plan.max_tokens},
-            f"raise --max-seq-len to {plan.max_tokens} (the longest sample) or shorten those answers",
+             "max_seq_len": plan.max_seq_len, "longest_sample_tokens": plan.max_full_tokens},
+            fix, apply,
         ))
     if plan.no_end_of_turn:
         out.append(Finding(
@@ -112,14 +144,15 @@ def check_labels(plan: Plan, t: Thresholds) -> list[Finding]:
 
 
 def check_duplicates(plan: Plan, t: Thresholds) -> list[Finding]:
-    if not plan.duplicates:
+    if not plan.duplicates or plan.dropped_duplicates:
         return []
     share = plan.duplicates / max(plan.n_records, 1)
     return [Finding(
         "DUPLICATE_SAMPLES", "warning" if share > t.duplicate_warn_share else "info",
         f"{plan.duplicates} samples repeat an earlier one exactly",
         {"duplicates": plan.duplicates, "share": round(share, 3)},
-        "remove repeats (`lorastudio data expand` de-duplicates) or vary them; repeats weight some answers without adding data",
+        "leave the repeats out (--drop-duplicates), or vary them; repeats weight some answers without adding data",
+        {"drop_duplicates": True},
     )]
 
 
@@ -130,7 +163,8 @@ def check_heldout(plan: Plan, t: Thresholds) -> list[Finding]:
         "NO_HELDOUT", "warning",
         "no held-out data: the doctor can only test the adapter on prompts it was trained on",
         {"eval_samples": 0, "probes": 0},
-        "add --probes FILE with reworded questions (or --eval-split 0.1) so generalisation is measured",
+        "hold out 10% of the samples (--eval-split 0.1), or give --probes FILE with reworded questions",
+        {"eval_split": 0.1},
     )]
 
 
@@ -148,5 +182,32 @@ def target_modules_missing(requested: list[str], available: list[str]) -> Findin
         "TARGET_MODULES_MISSING", "error",
         f"target modules {missing} are not in the model",
         {"requested": requested, "missing": missing, "available": available},
-        f"use names the model has: {', '.join(available)} (or 'all-linear')",
+        f"use --target-modules all-linear (every linear layer), or names the model has: {', '.join(available)}",
+        {"target_modules": ["all-linear"]},
     )
+
+
+def data_findings(dataset) -> list[Finding]:
+    """What the reader read past: keys it does not use, placeholders left unfilled."""
+    out = []
+    unknown = {w.name: w.count for w in dataset.warned("unknown_key")}
+    if unknown:
+        listed = ", ".join(f"'{k}' ({n} records)" for k, n in unknown.items())
+        out.append(Finding(
+            "UNKNOWN_FIELDS", "warning", f"{len(unknown)} key(s) in the data are not read: {listed}",
+            {"keys": unknown},
+            "rename each to a key LoRA Studio reads (alpaca: instruction, input, output, system, history; "
+            "sharegpt: conversations, system, tools; messages: messages, tools; a turn's loss_weight), "
+            "or remove it; its content is not trained either way",
+        ))
+    unfilled = {w.name: w.count for w in dataset.warned("unfilled_placeholder")}
+    if unfilled:
+        flags = " ".join(f"--var {name}=VALUE" for name in unfilled)
+        out.append(Finding(
+            "UNFILLED_PLACEHOLDERS", "warning",
+            f"placeholders {', '.join('{{' + n + '}}' for n in unfilled)} are left in "
+            f"{max(unfilled.values())} record(s) and would be trained as literal text",
+            {"placeholders": unfilled},
+            f"give each its value: {flags}",
+        ))
+    return out

@@ -70,6 +70,9 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
         x = effect.get(key)
         if x:
             rows.append((f"{label} ({x['answers']} answers)", _pct(x["base_rate"]), _pct(x["adapter_rate"])))
+    c = effect.get("content")
+    if c:
+        rows.append((f"chrF against the reference answers ({c['answers']} answers)", f"{c['base']:.1f}", f"{c['adapter']:.1f}"))
     r = effect.get("retention")
     if r and r.get("retention") is not None:
         rows.append((f"general probes answered right ({r['probes']} probes)", f"{r['base_right']}",
@@ -78,12 +81,22 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
 
 
 def three_lines(effect: dict) -> list[str]:
-    """voice, knowledge, retention in one line each: the numbers a user decides on."""
+    """voice, content, knowledge, retention in one line each: the numbers a user decides on."""
     three = effect.get("three") or {}
-    v, k, r = three.get("voice"), three.get("knowledge"), three.get("retention")
+    v, k, r, c = three.get("voice"), three.get("knowledge"), three.get("retention"), three.get("content")
     ret = effect.get("retention") or {}
+    if v:
+        found = " (markers found in the training answers: " + ", ".join(v.get("markers") or []) + ")" if v.get("derived") else ""
+        voice = f"base {_pct(v['base'])}, adapter {_pct(v['adapter'])}{found}"
+    else:
+        voice = f"n/a ({effect.get('markers_note') or 'no --markers'})"
+    by_kind = ((effect.get("content") or {}).get("by_kind") or {})
+    kinds = "; ".join(f"{kind}: {x['base']:.1f} → {x['adapter']:.1f}" for kind, x in by_kind.items())
     return [
-        "- voice (answers with a marker): " + (f"base {_pct(v['base'])}, adapter {_pct(v['adapter'])}" if v else "n/a (no --markers)"),
+        "- voice (answers with a marker): " + voice,
+        "- content (chrF of held-out answers against the reference, 0-100): "
+        + (f"base {c['base']:.1f}, adapter {c['adapter']:.1f} over {c['answers']}" + (f" ({kinds})" if kinds else "")
+           if c else "n/a (no held-out prompt has a reference answer)"),
         "- knowledge (fact recall on held-out probes): "
         + (f"base {_pct(k['base'])}, adapter {_pct(k['adapter'])} of {k['answers']}" if k else "n/a (no probe has expect_any)"),
         "- retention (general answers right, adapter / base): "

@@ -1,4 +1,5 @@
-"""Where a base model comes from: a local folder, a hub id, a GGUF file, or the embedded default.
+"""Where a base model comes from: a local folder, a hub id, a GGUF file, the embedded default,
+or a model another tool keeps (`ollama:`, `hf:`, `modelscope:`, `lmstudio:`; see discovery.py).
 
 Every source ends as a local Hugging Face folder with safetensors weights, so loading,
 fingerprinting and the meta-device plan all go through one path. GGUF files (and the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -29,18 +31,26 @@ def studio_home() -> Path:
     return Path(os.environ.get("LORASTUDIO_HOME") or Path.home() / ".cache" / "lorastudio")
 
 
+PREFIXES = ("ollama", "hf", "modelscope", "lmstudio")  # --model PREFIX:NAME, found by discovery.py
+
+
 @dataclass
 class ModelSource:
     spec: str  # what the user typed
-    kind: str  # "embedded" | "gguf" | "local" | "hub"
+    kind: str  # "embedded" | "gguf" | "local" | "hub", or a PREFIXES source
     path: str  # local folder, or the hub id for kind == "hub"
-    origin: str = ""  # the GGUF file a cached folder was converted from
+    origin: str = ""  # the GGUF file a cached folder was converted from, or the cache folder found
+    revision: str = ""  # the Hugging Face snapshot's commit
+    gguf_sha256: str = ""  # the GGUF's content hash when the source names it (Ollama's blob digest)
 
     def describe(self) -> dict:
-        return {"spec": self.spec, "kind": self.kind, "path": self.path, "origin": self.origin}
+        d = {"spec": self.spec, "kind": self.kind, "path": self.path, "origin": self.origin}
+        if self.revision:
+            d["revision"] = self.revision
+        return d
 
 
-def _embedded_gguf(name: str) -> Path:
+def embedded_gguf(name: str) -> Path:
     package, filename = EMBEDDED[name]
     spec = importlib.util.find_spec(package)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
@@ -54,8 +64,9 @@ def _embedded_gguf(name: str) -> Path:
     return path
 
 
-def convert_gguf(gguf: Path, target: Path) -> Path:
-    """Dequantise a GGUF file into an HF folder (safetensors), atomically; reuse it if present."""
+def convert_gguf(gguf: Path, target: Path, chat_template: str | None = None) -> Path:
+    """Dequantise a GGUF file into an HF folder (safetensors), atomically; reuse it if present.
+    `chat_template` is used when the GGUF carries none (Ollama's template layer, translated)."""
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,9 +82,11 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config  # else other tools (Trainer, TRL) refuse the folder as quantised
+        if chat_template and not getattr(tok, "chat_template", None):
+            tok.chat_template = chat_template
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        (tmp / "SOURCE").write_text(str(gguf) + "\n", encoding="utf-8")
+        _write_source(tmp, gguf)
         os.replace(tmp, target)  # a half-converted folder is never seen under the final name
     except Exception as e:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -83,21 +96,55 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     return target
 
 
-def _gguf_cache_dir(gguf: Path) -> Path:
+SOURCE_FILE = "SOURCE.json"  # in a converted folder: the GGUF it came from and its sha256
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_source(folder: Path, gguf: Path) -> dict:
+    info = {"gguf": str(gguf), "sha256": _sha256(gguf), "size": gguf.stat().st_size}
+    (folder / SOURCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def gguf_sha256(folder: Path, gguf: Path) -> str:
+    """The content hash of the GGUF a folder was converted from: written at conversion (the file
+    is read then anyway), computed once here for a folder converted before it was."""
+    try:
+        return json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        return _write_source(folder, gguf)["sha256"]
+    except OSError:  # the GGUF is gone or the cache is read-only: the manifest says so by leaving it out
+        return ""
+
+
+def _gguf_cache_dir(gguf: Path, name: str | None = None) -> Path:
     st = gguf.stat()
     key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
-    return studio_home() / "models" / f"{gguf.stem}-{key}"
+    return studio_home() / "models" / f"{name or gguf.stem}-{key}"
 
 
 def resolve_model(spec: str | None) -> ModelSource:
     """Turn what the user typed into a loadable source. Converts GGUF once, then reuses it."""
     spec = (spec or DEFAULT_MODEL).strip()
     if spec in EMBEDDED:
-        folder = convert_gguf(_embedded_gguf(spec), studio_home() / "models" / spec)
+        folder = convert_gguf(embedded_gguf(spec), studio_home() / "models" / spec)
         return ModelSource(spec, "embedded", str(folder), origin=EMBEDDED[spec][1])
+    prefix, colon, name = spec.partition(":")
+    if colon and prefix.lower() in PREFIXES:
+        return _resolve_found(spec, prefix.lower(), name.strip())
     neither = ModelError(
         f"model '{spec[:200]}' is neither a folder, a .gguf file, an embedded model ({', '.join(EMBEDDED)}) nor a hub id (org/name)",
-        fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, or a hub id such as Qwen/Qwen2.5-0.5B-Instruct",
+        fix="pass --model smollm2-135m, a local Hugging Face folder, a .gguf file, a hub id such as Qwen/Qwen2.5-0.5B-Instruct, "
+            "or a model found on this machine: ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME (`lorastudio models` lists them)",
     )
     try:
         path = Path(spec).expanduser()
@@ -116,6 +163,32 @@ def resolve_model(spec: str | None) -> ModelSource:
     return ModelSource(spec, "hub", spec)
 
 
+def _resolve_found(spec: str, prefix: str, name: str) -> ModelSource:
+    """A model another tool keeps: its folder as it is, or its GGUF converted once into the cache."""
+    from .discovery import FINDERS, pick
+
+    if not name:
+        raise ModelError(f"'{spec}' names no model after '{prefix}:'", fix="`lorastudio models` lists the names found")
+    found, _ = FINDERS[prefix]()
+    entry = pick(found, name, prefix)
+    if entry.problem:
+        raise ModelError(f"{entry.spec} ({entry.path}) cannot be trained: {entry.problem}",
+                         fix="choose another model (`lorastudio models` marks those that can be trained), or pass the "
+                             "same model as a Hugging Face folder, whose tokenizer_config.json has the chat template")
+    path = Path(entry.path)
+    if entry.format == "safetensors":
+        _check_local_folder(path)
+        return ModelSource(spec, prefix, str(path), origin=str(path), revision=entry.digest if prefix == "hf" else "")
+    if prefix == "ollama":  # content-addressed: the digest names the GGUF, whatever tags point at it
+        suffix = f"-{entry.template.split(':')[1]}" if entry.template.startswith("ollama:") else ""
+        target = studio_home() / "models" / f"ollama-{entry.digest.replace(':', '-')[:19]}{suffix}"
+    else:
+        target = _gguf_cache_dir(path)
+    folder = convert_gguf(path, target, chat_template=entry.chat_template)
+    return ModelSource(spec, prefix, str(folder), origin=str(path), revision=entry.digest if prefix == "hf" else "",
+                       gguf_sha256=entry.digest.removeprefix("sha256:") if prefix == "ollama" else "")
+
+
 def _check_local_folder(path: Path) -> None:
     if not (path / "config.json").is_file():
         raise ModelError(f"{path} has no config.json, so it is not a Hugging Face model folder", fix="point --model at the folder that holds config.json")
@@ -129,13 +202,20 @@ def _check_local_folder(path: Path) -> None:
 
 
 def fingerprint(source: ModelSource) -> dict:
-    """Identify the exact base weights: hub revision, or a content hash of the local config and weight index."""
+    """Identify the exact base weights: hub revision, or a content hash of the local config and weight index.
+    A model converted from GGUF also records that file's sha256 (`gguf_sha256`), which names
+    the download whatever the folder it sits in."""
     info = source.describe()
     if source.kind == "hub":
         return info
+    if source.origin.endswith(".gguf") or source.gguf_sha256 or source.kind in ("embedded", "gguf"):
+        gguf = embedded_gguf(source.spec) if source.kind == "embedded" else Path(source.origin)
+        info["gguf_sha256"] = source.gguf_sha256 or gguf_sha256(Path(source.path), gguf)
     h = hashlib.sha256()
     folder = Path(source.path)
-    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
+    # SOURCE.json says where the folder came from, not what it holds: left out, so that folders
+    # converted before it existed keep their hash once it is written.
+    for f in sorted(p for p in folder.glob("*.json") if p.name != SOURCE_FILE) + sorted(folder.glob("*.safetensors")):
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}".encode())
         if f.suffix == ".json":

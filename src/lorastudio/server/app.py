@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from .. import i18n as i18n_lang
 from . import errors
-from .routers import adapters, chat, datasets, doctor, expand, i18n, jobs, openai, plan, tune
+from .routers import adapters, chat, datasets, doctor, expand, i18n, jobs, models, openai, plan, tune
 from .routers import engine as engine_routes
 from .settings import Settings, is_loopback
 from .state import make_studio
@@ -155,7 +155,7 @@ def create_app(engine=None, home: str | Path | None = None, token: str | None = 
                   description="Fine-tune chat models with LoRA, watch them train, prove they learned, chat with them.")
     app.state.studio = studio
     errors.install(app)
-    for module in (datasets, expand, plan, jobs, tune, adapters, chat, doctor, engine_routes, i18n):
+    for module in (datasets, expand, plan, models, jobs, tune, adapters, chat, doctor, engine_routes, i18n):
         app.include_router(module.router, prefix="/api")
     app.include_router(openai.router, prefix="/v1")
 

@@ -363,9 +363,9 @@ class JobRunner:
         state = job.progress().get("state")
         error = None
         if job.kind == "doctor":
-            # exit 0 learned, 1 not learned, 2 inconclusive or could not run: the report tells which
+            # exit 0 learned, 1 not learned, 3 inconclusive; 2 could not run: the report tells which
             wrote = (run_dir / "doctor.json").is_file() and (run_dir / "doctor.json").stat().st_mtime >= (job.started or 0) - 1
-            status = DONE if wrote and rc in (0, 1, 2, None) else FAILED
+            status = DONE if wrote and rc in (0, 1, 3, None) else FAILED
         elif job.kind == "tune":
             status, error = tune_jobs.finish(job)
         elif (run_dir / "manifest.json").is_file() and state == "done":

@@ -22,11 +22,19 @@ from .storage import DatasetStore, TokenizerCache
 BUILD_LOCK = threading.RLock()
 
 
-def plan_without_weights(config, tokenizer):
-    from ..training.setup import plan_run
+def plan_without_weights(config, tokenizer, apply_fixes: bool = False):
+    """The plan for the form (no weights; the time from cached step costs when there are some);
+    with `apply_fixes`, every finding's fix applied first (`setup.extra["applied"]`)."""
+    from ..training.setup import calibrate, plan_run, plan_with_fixes
 
     with BUILD_LOCK:
-        return plan_run(config, load_weights=False, tokenizer=tokenizer)
+        applied = []
+        if apply_fixes:
+            config, applied = plan_with_fixes(config, tokenizer=tokenizer)
+        setup = plan_run(config, load_weights=False, tokenizer=tokenizer)
+        calibrate(setup, config, measure=False)
+        setup.extra["applied"] = applied
+        return setup
 
 
 def short_model_id(model: str) -> str:
@@ -49,6 +57,7 @@ class EngineHolder:
         self._engine = engine
         self._loader = loader
         self._lock = threading.Lock()
+        self.model = settings.model  # the base chat loads; the chat page's picker changes it (switch)
 
     @property
     def loaded(self) -> bool:
@@ -58,16 +67,32 @@ class EngineHolder:
         if self._engine is None:
             with self._lock, BUILD_LOCK:
                 if self._engine is None:
-                    if self._loader is not None:
-                        self._engine = self._loader(self.settings.model)
-                    else:
-                        from ..serving.engine import ChatEngine
+                    self._engine = self._load(self.model)
+        return self._engine
 
-                        self._engine = ChatEngine.load(self.settings.model)
+    def _load(self, model: str):
+        if self._loader is not None:
+            return self._loader(model)
+        from ..serving.engine import ChatEngine
+
+        return ChatEngine.load(model)
+
+    def switch(self, model: str):
+        """Load another base model for chat in place of the current one (its adapters are
+        dropped; they are loaded again from the registry when named). The model is resolved
+        first, so an unknown name fails before anything is unloaded."""
+        from ..models import resolve_model
+
+        if self._engine is not None and model == self._engine.model_name:
+            return self._engine
+        with self._lock, BUILD_LOCK:
+            resolve_model(model)
+            self._engine = self._load(model)
+            self.model = model
         return self._engine
 
     def base_names(self) -> set[str]:
-        names = {BASE, self.settings.model, short_model_id(self.settings.model)}
+        names = {BASE, self.settings.model, self.model, short_model_id(self.settings.model), short_model_id(self.model)}
         if self._engine is not None:
             names |= {self._engine.model_name, short_model_id(self._engine.model_name)}
         return names
@@ -95,7 +120,7 @@ class EngineHolder:
 
     def describe(self) -> dict:
         if self._engine is None:
-            return {"loaded": False, "model": self.settings.model, "adapters": [], "active": BASE}
+            return {"loaded": False, "model": self.model, "adapters": [], "active": BASE}
         e = self._engine
         return {"loaded": True, "model": e.model_name, "device": getattr(e, "device", "cpu"),
                 "adapters": sorted(e.adapters), "active": e.active}

@@ -28,8 +28,10 @@ TRIAL_FILES_LEFT_OUT = ("checkpoints",)  # optimizer state for resuming: a finis
 
 def command(job) -> list[str]:
     c = job.config
-    cmd = [sys.executable, "-m", "lorastudio", "tune", "--data", c["data"], "--probes", c["probes"],
+    cmd = [sys.executable, "-m", "lorastudio", "tune", "--data", c["data"],
            "--model", c["model"], "--budget", c["budget"], "--max-trials", str(c["max_trials"])]
+    if c.get("probes"):  # without, each trial holds prompts out of the data
+        cmd += ["--probes", c["probes"]]
     if c.get("markers"):
         cmd += ["--markers", ",".join(c["markers"])]
     # --output last: its value then ends the command line, which the runner's marker relies on

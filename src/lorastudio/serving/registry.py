@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..files import HELDOUT_FILE
 from ..errors import ConfigError, ModelError, RunError
 
 RESERVED = {"base", "default"}  # "base" selects the base model in chat and /v1
@@ -131,7 +132,7 @@ def read_entry(run_dir: Path) -> AdapterEntry:
         verdict=read_verdict(run_dir),
         template_sha256=manifest.get("chat_template_sha256"),
         size_bytes=sum(f.stat().st_size for f in adapter.iterdir() if f.is_file()),
-        has_probes=bool(config.get("probes")),
+        has_probes=bool(config.get("probes")) or (run_dir / HELDOUT_FILE).is_file(),
     )
 
 

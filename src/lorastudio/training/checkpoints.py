@@ -78,5 +78,5 @@ def load_checkpoint(path: Path, model, optimizer) -> dict:
         meta = json.loads((path / "optimizer.json").read_text(encoding="utf-8"))
         optimizer.load_state_dict(_optimizer_from_files(load_file(str(path / "optimizer.safetensors")), meta))
         return json.loads((path / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError) as e:  # RuntimeError: tensors of another shape
         raise RunError(f"checkpoint {path} is damaged: {e}", fix=f"delete {path} to resume from the one before it") from e

@@ -2,6 +2,8 @@
 
 A run folder holds, when done:
     config.json  plan.json  metrics.jsonl  status.json  train.log?
+    heldout.jsonl (prompts made from the data and never trained on, when no --probes were given)
+    data/expanded.json (with --expand-to: the grown data that was trained)
     checkpoints/step-N/   adapter/   manifest.json (written last: its presence means complete)
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import shutil
 import threading
@@ -28,12 +31,16 @@ from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
+from ..files import HELDOUT_FILE
 from ..models import fingerprint
 from . import distributed
 from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from .metrics import MetricsLog, write_json_atomic, write_status
-from .setup import RunSetup, plan_run
+from .resume import check_resume, settings
+from .setup import RunSetup, calibrate, expansion_bytes, plan_run
+
+EXPANDED_FILE = Path("data") / "expanded.json"
 
 Event = dict
 Callback = Callable[[Event], None]
@@ -146,22 +153,31 @@ def train(
 
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
     setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
+    config = setup.config  # as trained: the recipe's values for the options left out
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
-    emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+    emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
+          "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
+          "applied": setup.extra.get("applied", [])})
     if errors(setup.findings) and not force:
         listed = "".join(f"\n  - {f.code}: {f.title}\n    fix: {f.fix}" for f in errors(setup.findings))
         raise PlanRefused(
             f"training refused: the plan has error-level findings:{listed}",
             setup.findings,
-            fix="apply the fixes above, or pass --force to train anyway",
+            fix="apply the fixes above (--apply-fixes does it for you), or pass --force to train anyway",
         )
     if model is None:
         raise RunError("no LoRA target modules resolved", fix="see TARGET_MODULES_MISSING above")
+    checkpoints = list_checkpoints(run_dir) if resume else []
+    if checkpoints:
+        check_resume(checkpoints[-1], setup)  # before anything is written or loaded
+    if dist.is_main:
+        calibrate(setup, config, dist.world_size)  # a few real steps, timed (or their cached costs)
+        emit({"type": "estimate", "seconds": plan.estimated_seconds, "calibrated": plan.estimate_calibrated})
+    shaping = settings(setup)
     main = dist.is_main  # only rank 0 writes files
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / "config.json")
-        write_json_atomic(run_dir / "plan.json", {"plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings]})
+        _write_inputs(run_dir, setup)
 
     device = setup.device.device
     torch.set_num_threads(setup.device.threads)
@@ -182,7 +198,6 @@ def train(
 
     # ---- resume: weights, optimizer, RNG, position -------------------------------------------
     step, start_epoch, skip = 0, 0, 0
-    checkpoints = list_checkpoints(run_dir) if resume else []
     if checkpoints:
         state = load_checkpoint(checkpoints[-1], model, optimizer)
         step, start_epoch, skip = state["step"], state["epoch"], state["micro_batch"]
@@ -250,7 +265,7 @@ def train(
             due = (config.save_steps and step % config.save_steps == 0) or (not config.save_steps and end_of_epoch)
             if (due or cancelled) and main:
                 position = {"step": step, "epoch": epoch + 1 if end_of_epoch else epoch,
-                            "micro_batch": 0 if end_of_epoch else (g + 1) * config.grad_accum}
+                            "micro_batch": 0 if end_of_epoch else (g + 1) * config.grad_accum, "settings": shaping}
                 with _io_guard(run_dir, "a checkpoint"):
                     path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
                 emit({"type": "checkpoint", "step": step, "path": str(path)})
@@ -292,6 +307,26 @@ def _io_guard(run_dir: Path, what: str):
             pass  # the same disk problem; the message below still says what happened
         raise RunError(f"could not write {what} in {run_dir}: {e}",
                        fix=f"free disk space or fix the folder's permissions, then rerun with --resume ({last})") from e
+
+
+def _write_inputs(run_dir: Path, setup: RunSetup) -> None:
+    """What the run trains on, before step 1: the config as trained (the recipe's values filled
+    in), the plan with the automatic values and why, the held-out prompts, the grown data."""
+    config = setup.config
+    if setup.expansion is not None:
+        from ..data.expand import record
+
+        path = run_dir / EXPANDED_FILE
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(expansion_bytes([record(c) for c in setup.expansion.samples]))
+        config = config.model_copy(update={"data": str(path)})  # the doctor reads what was trained
+    config.save(run_dir / "config.json")
+    if setup.heldout:
+        (run_dir / HELDOUT_FILE).write_text("".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n"
+                                                    for h in setup.heldout), encoding="utf-8")
+    write_json_atomic(run_dir / "plan.json", {
+        "plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
+        "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()}})
 
 
 def _no_target_batch(sample: TokenizedSample, pad_id: int) -> dict:
@@ -338,12 +373,14 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
     manifest = {
         "format": "lorastudio-run/1",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": setup.config.model_dump(),
+        "config": json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
+        "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
+        "applied": setup.extra.get("applied", []),
         "plan": setup.plan.to_dict(),
         "base_model": fingerprint(setup.source),
         "chat_template": tok.chat_template,
         "chat_template_sha256": template_hash(tok),
-        "dataset": {"path": str(setup.config.data), "sha256": setup.dataset.sha256, "format": setup.dataset.format,
+        "dataset": {"path": str(setup.dataset.path), "sha256": setup.dataset.sha256, "format": setup.dataset.format,
                     "records": setup.prepared.n_records},
         "eval_data_sha256": _sha256(setup.config.eval_data) if setup.config.eval_data else None,
         "versions": library_versions(),

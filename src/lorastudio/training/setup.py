@@ -6,30 +6,37 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..config import TrainConfig
-from ..data.prepare import Prepared, load_general, prepare
+from ..data.formatting import chat_template_text
+from ..data.heldout import HeldOut
+from ..data.prepare import Prepared, check_tool_support, load_general, prepare, tokenize_all
 from ..data.readers import load_dataset
 from ..data.records import Dataset
 from ..diagnosis.findings import Finding
-from ..diagnosis.preflight import preflight, target_modules_missing
+from ..diagnosis.preflight import data_findings, preflight, target_modules_missing
 from ..diagnosis.thresholds import Thresholds
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, ProblemList
 from ..models import (
     DevicePlan, ModelSource, apply_lora, count_parameters, linear_module_names, load_model, load_tokenizer,
     pick_device, resolve_model, resolve_target_modules,
 )
 from ..models.loading import use_bf16_matmuls
 from ..plan import Plan, estimate_seconds, make_plan
+from ..recipes import AutoValue, DataShape, probes_have_facts, resolve
 
 
 @dataclass
 class RunSetup:
-    config: TrainConfig
+    config: TrainConfig  # as trained: the options given, and the recipe's for those left out
     source: ModelSource
     tokenizer: object
     dataset: Dataset
@@ -38,6 +45,9 @@ class RunSetup:
     findings: list[Finding]
     device: DevicePlan
     model: object = None  # the PEFT model; None for a plan-only setup
+    auto: dict[str, AutoValue] = field(default_factory=dict)  # option → the recipe's value and why
+    heldout: list[HeldOut] = field(default_factory=list)  # automatic held-out prompts (no --probes)
+    expansion: object = None  # data.expand.Expansion when --expand-to grew the data
     extra: dict = field(default_factory=dict)
 
 
@@ -52,6 +62,75 @@ def _meta_model(source: ModelSource, trust_remote_code: bool):
     return model
 
 
+def context_length(model_config) -> int | None:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(model_config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def with_template(tokenizer, config: TrainConfig):
+    """The tokenizer with --chat-template's template (a copy: the web studio shares tokenizers)."""
+    if not config.chat_template:
+        return tokenizer
+    text = chat_template_text(config.chat_template)
+    tok = copy.copy(tokenizer)
+    tok.chat_template = text
+    return tok
+
+
+def _read_data(config: TrainConfig) -> tuple[Dataset, object]:
+    """The training data, grown to --expand-to samples first when asked (in memory)."""
+    if not config.expand_to:
+        return load_dataset(config.data, config.vars), None
+    from ..data.expand import grow_dataset
+    from ..data.heldout import DEFAULT_REWORDED
+
+    holdout = 0 if config.probes or config.holdout == 0 else (config.holdout or DEFAULT_REWORDED)
+    grown = grow_dataset(config.data, target=config.expand_to, holdout=holdout, seed=config.seed)
+    return expansion_dataset(grown, config.data), grown
+
+
+def expansion_dataset(grown, source: str) -> Dataset:
+    """A grown dataset as a Dataset, hashed by the bytes it is written as."""
+    from ..data.conversations import Notes, to_sample
+    from ..data.expand import record
+
+    records = [record(c) for c in grown.samples]
+    problems = ProblemList(f"{source} (expanded)")
+    samples = [to_sample(r, i, "alpaca", problems, Notes()) for i, r in enumerate(records)]
+    problems.raise_if_any("the expanded data is broken; report this")
+    raw = expansion_bytes(records)
+    return Dataset(path=f"{source} (expanded to {len(records)})", format="alpaca", samples=samples,
+                   sha256=hashlib.sha256(raw).hexdigest())
+
+
+def expansion_bytes(records: list[dict]) -> bytes:
+    return json.dumps(records, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _heldout(config: TrainConfig, dataset: Dataset, prepared: Prepared, expansion) -> list[HeldOut]:
+    from ..data.heldout import DEFAULT_REWORDED, HeldOut, make_heldout
+
+    if config.probes or config.holdout == 0:
+        return []
+    if expansion is not None:  # the expander's own probes: far rewordings with the facts to check
+        answers = {c.source: c.output for c in expansion.samples if c.origin == "seed"}
+        return [HeldOut(p.prompt, answers.get(p.source_index, ""), "reworded", p.source_index, None, list(p.expect_any))
+                for p in expansion.probes]
+    trained = {t.index for t in prepared.task}
+    held = {t.index for t in prepared.eval} if prepared.eval_source == "split" else set()
+    return make_heldout(dataset, trained, held, config.holdout or DEFAULT_REWORDED, config.seed)
+
+
+def _check_context(config: TrainConfig, context: int | None) -> None:
+    if context and config.max_seq_len > context:
+        raise ConfigError(f"--max-seq-len {config.max_seq_len} is longer than the model's context of {context} tokens "
+                          "(max_position_embeddings): positions past it were never trained",
+                          fix=f"use --max-seq-len {context} or less", option="--max-seq-len")
+
+
 def plan_run(
     config: TrainConfig,
     world_size: int = 1,
@@ -59,20 +138,32 @@ def plan_run(
     thresholds: Thresholds | None = None,
     tokenizer=None,
 ) -> RunSetup:
-    """`tokenizer`: one already loaded for `config.model` (the web studio caches it across plans)."""
+    """`tokenizer`: one already loaded for `config.model` (the web studio caches it across plans).
+    Options left out are filled from the recipe (recipes.resolve) before anything is planned."""
     if config.probes and not Path(config.probes).is_file():  # found now, not by the doctor after training
         raise ConfigError(f"probes file not found: {config.probes}", fix="check the --probes path", option="--probes")
     source = resolve_model(config.model)
     tokenizer = load_tokenizer(source, config.trust_remote_code) if tokenizer is None else tokenizer
-    dataset = load_dataset(config.data)
-    eval_ds = load_dataset(config.eval_data) if config.eval_data else None
-    general = load_general(config.general_data) if config.mix_general else None
-    prepared = prepare(dataset, tokenizer, config.max_seq_len, config.eval_split, eval_ds, config.seed,
-                       general, config.mix_general)
+    tokenizer = with_template(tokenizer, config)
+    dataset, expansion = _read_data(config)
+    eval_ds = load_dataset(config.eval_data, config.vars) if config.eval_data else None
+    general = load_general(config.general_data)
+    check_tool_support(dataset, tokenizer)
+    full = tokenize_all(dataset, tokenizer, None)
 
     base = _meta_model(source, config.trust_remote_code)
     n_base = sum(p.numel() for p in base.parameters())
+    context = context_length(base.config)
     device = pick_device(config.dtype, config.threads, n_base)
+    general_tokens = [t.n_tokens for t in tokenize_all(general, tokenizer, None)]
+    shape = DataShape([t.full_tokens for t in full], general_tokens, n_base, context,
+                      probes_have_facts(config.probes) or bool(expansion and any(p.expect_any for p in expansion.probes)),
+                      device.device, world_size)
+    config, auto = resolve(config, shape, heldout_given=bool(config.probes or config.eval_data))
+    _check_context(config, context)
+    prepared = prepare(dataset, tokenizer, config, eval_ds, general if config.mix_general else None, full)
+    heldout = _heldout(config, dataset, prepared, expansion)
+
     if load_weights:
         base = load_model(source, device.dtype, device.device, config.trust_remote_code)
         if device.matmul_dtype == torch.bfloat16:
@@ -95,19 +186,67 @@ def plan_run(
         trainable=[t.n_trainable for t in prepared.train],
         n_eval=len(prepared.eval),
         world_size=world_size,
+        max_full_tokens=max(prepared.full_lengths, default=0),
+        context_length=context,
         dropped_no_labels=len(prepared.dropped_no_labels),
+        masked=len(prepared.masked),
         truncated=len(prepared.truncated),
         response_truncated=len(prepared.response_truncated),
+        dropped_too_long=len(prepared.dropped_too_long),
+        dropped_duplicates=prepared.dropped_duplicates,
+        long_samples=config.long_samples,
         no_end_of_turn=prepared.no_end_of_turn,
         duplicates=len(prepared.duplicates),
         eval_source=prepared.eval_source,
         n_general=prepared.n_general,
-        has_probes=bool(config.probes),
+        has_probes=bool(config.probes or heldout),
+        heldout=dict(Counter(h.kind for h in heldout)),
         target_modules=targets,
         available_modules=available,
         trainable_params=trainable,
         total_params=total,
     )
     plan.estimated_seconds = round(estimate_seconds(plan, device.device, n_base), 1)
-    findings = preflight(plan, thresholds) + findings
-    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device, model if load_weights else None)
+    findings = preflight(plan, thresholds) + findings + data_findings(dataset)
+    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device,
+                    model if load_weights else None, auto, heldout, expansion)
+
+
+MAX_FIX_ROUNDS = 6
+
+
+def plan_with_fixes(config: TrainConfig, world_size: int = 1, thresholds: Thresholds | None = None,
+                    tokenizer=None) -> tuple[TrainConfig, list[dict]]:
+    """The config with the fixes of the plan's error and warning findings applied, one finding
+    at a time (errors first, in the plan's order) and planned again after each: one fix often
+    settles another (grown data needs no more epochs), and two applied together could overshoot.
+    Weights are not loaded. Returns the config and what was applied, in order."""
+    applied: list[dict] = []
+    for _ in range(MAX_FIX_ROUNDS):
+        setup = plan_run(config, world_size, load_weights=False, thresholds=thresholds, tokenizer=tokenizer)
+        fixes = sorted((f for f in setup.findings if f.apply and f.severity != "info"), key=lambda f: f.severity != "error")
+        fix = next((f for f in fixes if any(getattr(config, k) != v or not config.given(k) for k, v in f.apply.items())), None)
+        if fix is None:
+            break
+        applied.append({"code": fix.code, "apply": fix.apply})
+        config = TrainConfig.model_validate({**config.model_dump(exclude_unset=True), **fix.apply})
+    return config, applied
+
+
+# `plan` measures step costs itself (loading the weights) only for models this small; bigger
+# ones are measured when they first train, and planned from that measurement afterwards.
+CALIBRATE_MAX_PARAMS = 2_000_000_000
+
+
+def calibrate(setup: RunSetup, config: TrainConfig, world_size: int = 1, thresholds: Thresholds | None = None,
+              measure: bool = True) -> None:
+    """Replace the plan's rough time estimate by one from step costs measured on this machine
+    (cached; measured now, loading the weights, when `measure` and the model is small enough)."""
+    from .estimate import calibrated_seconds
+
+    seconds = calibrated_seconds(setup, measure_if_needed=setup.model is not None and measure)
+    n_params = setup.plan.total_params - setup.plan.trainable_params
+    if seconds is None and measure and setup.model is None and n_params <= CALIBRATE_MAX_PARAMS:
+        seconds = calibrated_seconds(plan_run(config, world_size, load_weights=True, thresholds=thresholds))
+    if seconds is not None:
+        setup.plan.estimated_seconds, setup.plan.estimate_calibrated = seconds, True

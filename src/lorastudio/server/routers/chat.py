@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ...data.formatting import check_messages
+from ...files import HELDOUT_FILE
+from ...diagnosis.effect import read_probes
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
 from ..errors import ApiError, keyed_body
@@ -95,19 +97,25 @@ def chat(req: ChatRequest, holder: EngineDep):
     return {"text": g.text, "adapter": g.adapter, "n_tokens": g.n_tokens, "seconds": round(g.seconds, 3)}
 
 
-def read_probes(path: str, limit: int) -> list[dict]:
-    probes = []
-    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("prompt"), str):
-                probes.append(row)
-            elif isinstance(row, dict) and isinstance(row.get("instruction"), str):
-                probes.append({"prompt": row["instruction"], "expect_any": []})
-    return probes[:limit]
+def run_probe_file(entry) -> Path | None:
+    """The probes a run was checked on: the file it was given, else the held-out prompts training
+    made from its data."""
+    given = entry.config.get("probes")
+    if given and Path(given).is_file():
+        return Path(given)
+    made = Path(entry.run_dir) / HELDOUT_FILE
+    return made if made.is_file() else None
+
+
+def run_markers(entry) -> list[str]:
+    """The markers given to the run, else those the doctor found in its training answers."""
+    if entry.config.get("markers"):
+        return list(entry.config["markers"])
+    try:
+        report = json.loads((Path(entry.run_dir) / "doctor.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return list(((report.get("effect") or {}).get("markers") or {}).get("markers") or [])
 
 
 @router.post("/probes")
@@ -115,20 +123,20 @@ def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
     """The run's held-out probes, each answered by the base and by the adapter (greedy by
     default), streamed one `probe` event at a time: prompt, both answers, keyword and marker hits."""
     entry = registry.get(req.adapter)
-    probes_file = entry.config.get("probes")
-    if not probes_file or not Path(probes_file).is_file():
+    probes_file = run_probe_file(entry)
+    if probes_file is None:
         raise ApiError(409, "no_probes", key="no_probes", params={"name": req.adapter})
-    probes = read_probes(probes_file, req.limit)
-    markers = entry.config.get("markers") or []
+    probes = [{"prompt": p.prompt, "expect_any": p.expect_any, "kind": p.kind, "messages": p.messages}
+              for p in read_probes(probes_file)][: req.limit]
+    markers = run_markers(entry)
     adapter = holder.resolve(req.adapter)
     engine = holder.get()
     cfg = req.sampling.config()
 
     def results():
         for i, p in enumerate(probes):
-            messages = [{"role": "user", "content": p["prompt"]}]
-            row = {"index": i, "total": len(probes), "prompt": p["prompt"], "expect_any": p.get("expect_any") or [],
-                   "category": p.get("category")}
+            messages = p["messages"]
+            row = {"index": i, "total": len(probes), "prompt": p["prompt"], "expect_any": p["expect_any"], "kind": p["kind"]}
             for side, name in (("base", BASE), ("adapter", adapter)):
                 text = engine.generate(messages, adapter=name, config=cfg).text
                 row[side] = text

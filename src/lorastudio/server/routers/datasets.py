@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Query, UploadFile
 
-from ...data.readers import load_dataset
+from ...data.readers import load_dataset, read_records
 from ...data.records import Dataset
 from ...data.stats import inspect_dataset
-from ...errors import DataError, DataProblem
+from ...diagnosis.effect import is_probe_file, read_probes
+from ...errors import DataError, DataProblem, StudioError
 from ..deps import DatasetsDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
 
@@ -20,8 +22,19 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 PREVIEW = 50
 
 
+@lru_cache(maxsize=256)
+def _kind(path: Path, mtime: float) -> str:
+    """"probes" for a file of held-out prompts ({"prompt", "expect_any"?} records, .json or
+    .jsonl), else "data" (training data, or a file the readers will explain the problems of)."""
+    try:
+        return "probes" if is_probe_file(read_records(path)) else "data"
+    except StudioError:
+        return "data"
+
+
 def _entry(path: Path, source: str) -> dict:
-    return {"name": path.name, "source": source, "size_bytes": path.stat().st_size}
+    st = path.stat()
+    return {"name": path.name, "source": source, "size_bytes": st.st_size, "kind": _kind(path, st.st_mtime)}
 
 
 def load_named(path: Path, name: str) -> Dataset:
@@ -29,10 +42,16 @@ def load_named(path: Path, name: str) -> Dataset:
     try:
         ds = load_dataset(path)
     except DataError as e:
-        problems = [DataProblem(name, p.index, p.field, p.message) for p in e.problems]
+        problems = [DataProblem(name, p.index, p.field, p.message, p.code) for p in e.problems]
         raise DataError(problems, fix=e.fix, total=e.total) from None
     ds.path = name
     return ds
+
+
+def _describe_probes(path: Path, source: str) -> dict:
+    probes = read_probes(path)
+    return {**_entry(path, source), "format": "probes", "n_samples": len(probes),
+            "preview": [{"index": i, "prompt": p.prompt, "expect_any": p.expect_any} for i, p in enumerate(probes[:PREVIEW])]}
 
 
 def _preview(ds: Dataset, offset: int = 0, limit: int = PREVIEW) -> list[dict]:
@@ -43,8 +62,13 @@ def _preview(ds: Dataset, offset: int = 0, limit: int = PREVIEW) -> list[dict]:
 
 
 def describe(path: Path, source: str, ds: Dataset) -> dict:
+    """What the page shows of a dataset, and what belongs to it: its probes file when one was saved
+    beside it (NAME_probes.jsonl, as expand writes it), its {{placeholders}}, keys not read."""
+    probes = path.with_name(path.stem + "_probes.jsonl")
     return {**_entry(path, source), "format": ds.format, "n_samples": len(ds), "sha256": ds.sha256,
-            "stats": inspect_dataset(ds), "preview": _preview(ds)}
+            "stats": inspect_dataset(ds), "preview": _preview(ds), "probes": probes.name if probes.is_file() else None,
+            "placeholders": ds.placeholders, "tool_calls": ds.uses_tools,
+            "warnings": [{"code": w.code, "name": w.name, "count": w.count, "records": w.records} for w in ds.warnings]}
 
 
 @router.get("")
@@ -55,7 +79,8 @@ def list_datasets(datasets: DatasetsDep) -> dict:
 
 @router.post("", status_code=201)
 def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDep) -> dict:
-    """Save an Alpaca / ShareGPT / messages file (.json or .jsonl) after it validates.
+    """Save an Alpaca / ShareGPT / messages file (.json or .jsonl) after it validates, or a
+    probes file ({"prompt", "expect_any"?} records, .json or .jsonl: `kind` "probes").
 
     A file with problems is not kept: the answer lists every problem with its record index and
     field. A name already taken by different content is saved as NAME-2.json, so nothing
@@ -74,7 +99,8 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
                                    details={"limit_bytes": settings.max_upload_bytes})
                 digest.update(chunk)
                 out.write(chunk)
-        ds = load_named(tmp, name)
+        probes = _kind(tmp, tmp.stat().st_mtime) == "probes"
+        ds = None if probes else load_named(tmp, name)
         final, same = datasets.free_name(name, digest.hexdigest())
         if same:
             tmp.unlink()
@@ -83,7 +109,7 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
     finally:
         if tmp.exists():
             tmp.unlink()
-    result = describe(datasets.root / final, "upload", ds)
+    result = _describe_probes(datasets.root / final, "upload") if probes else describe(datasets.root / final, "upload", ds)
     result["name"] = final
     result["renamed_from"] = name if final != name else None
     return result
@@ -92,7 +118,10 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
 @router.get("/{name}")
 def get_dataset(name: str, datasets: DatasetsDep) -> dict:
     path = datasets.path(name)
-    return describe(path, "upload" if datasets.is_upload(path) else "example", load_named(path, name))
+    source = "upload" if datasets.is_upload(path) else "example"
+    if _kind(path, path.stat().st_mtime) == "probes":
+        return _describe_probes(path, source)
+    return describe(path, source, load_named(path, name))
 
 
 @router.get("/{name}/records")

@@ -4,6 +4,7 @@ chat-template hash the doctor's serving check compares with the run's manifest."
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from ...serving.engine import BASE
 from ..deps import EngineDep
@@ -16,10 +17,18 @@ def describe(engine: EngineDep) -> dict:
     return engine.describe()
 
 
+class LoadRequest(BaseModel):
+    model: str | None = Field(None, max_length=4096, description="another base model to chat with (a name from "
+                              "GET /api/models, a folder, a .gguf file or a hub id); omitted: the current one")
+
+
 @router.post("/load")
-def load(engine: EngineDep) -> dict:
-    """Load the base model now (otherwise the first chat does)."""
-    engine.get()
+def load(engine: EngineDep, req: LoadRequest | None = None) -> dict:
+    """Load the base model now (otherwise the first chat does), or switch to another one."""
+    if req is not None and req.model and req.model.strip():
+        engine.switch(req.model.strip())
+    else:
+        engine.get()
     return engine.describe()
 
 

@@ -61,7 +61,10 @@ def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: Data
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("training refused: the plan has error-level findings", setup.findings,
                           fix="apply the fixes shown, or tick 'force' to train anyway", key="plan_refused")
-    job = runner.submit("train", name, run_dir, config.model_dump(), force=req.force)
+    # the options given (the training process fills the rest from the recipe, as the plan did), and
+    # trust_remote_code written out: off unless the request set it
+    given = {**config.model_dump(exclude_unset=True), "trust_remote_code": config.trust_remote_code}
+    job = runner.submit("train", name, run_dir, given, force=req.force)
     return job.to_dict()
 
 

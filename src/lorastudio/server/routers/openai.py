@@ -129,7 +129,7 @@ def finish_reason(n_tokens: int, cfg: GenerationConfig) -> str:
 def models(holder: EngineDep, registry: RegistryDep) -> dict:
     """The base model and every finished adapter, as OpenAI model objects."""
     now = int(time.time())
-    base = short_model_id(holder.get().model_name if holder.loaded else holder.settings.model)
+    base = short_model_id(holder.get().model_name if holder.loaded else holder.model)
     data = [{"id": base, "object": "model", "created": now, "owned_by": "lorastudio", "root": base}]
     for e in registry.scan():
         data.append({"id": e.name, "object": "model", "created": now, "owned_by": "lorastudio", "root": short_model_id(e.base_model),

@@ -49,15 +49,14 @@ def _check_fields(fields: dict) -> None:
                           "target modules and general replay are what it tries",
                           fix=f"send only {', '.join(TUNE_FIELDS)}; or train with those settings instead",
                           option=f"--{extra[0].replace('_', '-')}", key="tune_fields", params={"fields": extra})
-    if not fields.get("probes"):
-        raise ApiError(422, "no_probes", key="no_probes.tune")
 
 
 @router.post("/tune", status_code=201)
 def submit_tune(req: TuneRequest, runner: RunnerDep, jobs: JobsDep, datasets: DatasetsDep,
                 tokenizers: TokenizersDep, settings: SettingsDep) -> dict:
     """Queue `lorastudio tune`: up to `max_trials` short runs within `budget`, each scored on the
-    probes; the best is registered as adapter NAME. Refused (422, with the findings) when the
+    probes (or, without a probes file, on prompts held out of the data); the best is registered
+    as adapter NAME. Refused (422, with the findings) when the
     first trial's plan (the recommended recipe) has error-level findings and `force` is false."""
     name = validate_name(req.name, "tune name") if req.name else _free_name(settings)
     if (settings.runs / name).exists() or (settings.tunes / name).exists() or jobs.list(ACTIVE, name=name):

@@ -116,7 +116,8 @@ function findingTitleHTML(f) {
 }
 
 function applyHTML(apply) {
-  return Object.entries(apply).map(([k, v]) => tHTML("fix.set", { field: fieldRef(k), value: v })).join(esc(t("fix.join")));
+  const value = (k, v) => (typeof v === "string" && has(`value.${k}.${v}`) ? t(`value.${k}.${v}`) : v);  // "drop" → 舍弃
+  return Object.entries(apply).map(([k, v]) => tHTML("fix.set", { field: fieldRef(k), value: value(k, v) })).join(esc(t("fix.join")));
 }
 
 // A finding: severity, title, then the fix. A fix that sets form fields (`apply`) reads as

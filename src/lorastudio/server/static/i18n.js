@@ -32,6 +32,7 @@ function fmtValue(v, percent) {
   if (v === null || v === undefined) return "—";
   if (typeof v === "boolean") return t(v ? "common.yes" : "common.no");
   if (Array.isArray(v)) return v.map((x) => fmtValue(x)).join(", ");
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}: ${fmtValue(x)}`).join(", ");
   if (typeof v !== "number") return String(v);
   if (percent) {
     const p = 100 * v;

@@ -9,9 +9,9 @@ const TRAIN = { job: null, source: null, planTimer: null, planSeq: 0, clickedAt:
 TRAIN.form = () => $("#train-form");
 
 // Form inputs named after TrainConfig fields, by how their value is sent.
-TRAIN.TEXT = ["model", "data", "probes", "target_modules"];
+TRAIN.TEXT = ["model", "data", "probes", "target_modules", "long_samples"];
 TRAIN.NUMBERS = ["epochs", "batch_size", "grad_accum", "lr", "lora_r", "lora_alpha", "max_seq_len", "eval_split",
-  "warmup_steps", "mix_general", "lora_dropout", "save_steps", "seed"];
+  "warmup_steps", "mix_general", "lora_dropout", "save_steps", "seed", "expand_to"];
 
 pages.train = {
   async show() {
@@ -41,19 +41,13 @@ TRAIN.pick = function (name) {
   TRAIN.schedulePlan();
 };
 
-TRAIN.loadModels = async function () {
-  try {
-    const m = await api("GET", "/api/models");
-    const opts = [m.default].concat(m.embedded, m.cached).filter((v, i, a) => v && a.indexOf(v) === i);
-    $("#model-list").innerHTML = opts.map((o) => `<option value="${esc(o)}">`).join("");
-    if (!TRAIN.form().model.value) { TRAIN.form().model.value = m.default; TRAIN.schedulePlan(); }
-  } catch (e) { /* the plan shows model errors */ }
-};
+// TRAIN.loadModels: in models.js, with the model pickers
 
 TRAIN.config = function () {
   const f = TRAIN.form(), c = {};
   for (const k of TRAIN.TEXT) if (f[k].value.trim()) c[k] = f[k].value.trim();
   for (const k of TRAIN.NUMBERS) if (f[k] && f[k].value.trim() !== "") c[k] = Number(f[k].value);
+  if (f.drop_duplicates.checked) c.drop_duplicates = true;
   Object.assign(c, TRAIN.extra);
   c.doctor = f.doctor.checked;
   if (c.data && c.data.startsWith("wukong")) c.markers = "俺老孙,嘿嘿,呔";
@@ -74,6 +68,8 @@ TRAIN.fillForm = function (job) {
   for (const k of TRAIN.NUMBERS) if (f[k] && c[k] !== undefined && c[k] !== null) f[k].value = c[k];
   f.target_modules.value = Array.isArray(c.target_modules) ? c.target_modules.join(",") : (c.target_modules || "");
   if (c.doctor !== undefined) f.doctor.checked = !!c.doctor;
+  f.long_samples.value = c.long_samples || "";
+  f.drop_duplicates.checked = !!c.drop_duplicates;
   f.force.checked = !!job.force;
   $("#form-note").innerHTML = tHTML("tr.restored", { name: job.name });
   $("#form-note").dataset.job = String(job.id);
