@@ -143,8 +143,9 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
 
         # ---- train: start-up phases, live curves; reload mid-run; cancel; resume
         page.select_option("#train-form [name=data]", "wukong_train.json")
+        page.click("#train-form details.advanced summary")  # no general replay: the recipe would mix some in
         for name, value in (("epochs", "3"), ("batch_size", "1"), ("grad_accum", "1"), ("lr", "1e-4"), ("eval_split", "0.1"),
-                            ("name", "walk")):
+                            ("mix_general", "0"), ("name", "walk")):
             page.fill(f"#train-form [name={name}]", value)
         expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "417", timeout=20_000)  # 139 x 3
         page.evaluate("""() => { window.__phases = []; new MutationObserver(() => { const p = document.querySelector('#job-phases').dataset.phase;
