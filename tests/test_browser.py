@@ -25,7 +25,7 @@ def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
         expect(page.locator("#ds-upload-result .ok-box")).to_contain_text("155")
         expect(page.locator("#ds-preview tr")).to_have_count(51)
         expect(page.locator("#ds-tokens")).to_contain_text("token")
-        expect(page.locator("#ds-findings .finding, #ds-findings .ok-box").first).to_be_visible()
+        expect(page.locator("#ds-findings .finding, #ds-findings .ok-box").first).to_be_visible(timeout=20_000)  # a plan: seconds on 2 busy cores
         page.screenshot(path=str(OUT / "browser-datasets.png"), full_page=False)
 
         # Train: the tiny model, 1 epoch; the plan updates as we type

@@ -27,7 +27,8 @@ MISSING = {"name": "no-such-thing", "job_id": "987654"}
 # Routes that succeed with no resource and an empty body: checked for a wrong-type body instead.
 ALWAYS_OK = {("GET", "/api/health"), ("GET", "/api/datasets"), ("GET", "/api/adapters"), ("POST", "/api/adapters/scan"),
              ("GET", "/api/jobs"), ("GET", "/api/runs"), ("GET", "/api/models"), ("GET", "/api/engine"),
-             ("POST", "/api/engine/load"), ("GET", "/v1/models"), ("GET", "/api/engine/template")}
+             ("POST", "/api/engine/load"), ("GET", "/v1/models"), ("GET", "/api/engine/template"),
+             ("GET", "/api/config/schema")}
 
 
 def assert_shape(r, status=None):

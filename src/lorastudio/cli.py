@@ -455,8 +455,15 @@ def main() -> None:
         app()
     except StudioError as e:
         from .console import fail
+        from .i18n import env_lang, has, t
 
-        fail(str(e))
+        lang = env_lang()
+        if lang != "en" and e.key and has(f"error.{e.key}", lang):  # LORASTUDIO_LANG=zh: the catalogue's words
+            text = t(f"error.{e.key}", lang, **e.params)
+            fix = t(f"error.{e.key}.fix", lang, **e.params) if has(f"error.{e.key}.fix", lang) else None
+            fail(f"{text}\n  {t('common.fix', lang)}：{fix}" if fix else text)
+        else:
+            fail(str(e))
         sys.exit(2)
 
 

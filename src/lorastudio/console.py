@@ -80,7 +80,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
+HEADINGS = {"Findings": "cli.findings", "Preflight": "cli.preflight", "Doctor findings": "cli.doctor_findings"}
+
+
 def print_findings(findings: list[dict], heading: str = "Findings") -> None:
+    """Findings in the CLI's language: English as the core wrote them, or (LORASTUDIO_LANG=zh)
+    from the message catalogue the web studio uses too."""
+    from .i18n import env_lang, finding_text, t
+
+    lang = env_lang()
+    if lang != "en":
+        return _print_findings_in(findings, heading, lang, finding_text, t)
     if not findings:
         console.print(f"[green]{heading}: none[/green]")
         return
@@ -94,6 +104,26 @@ def print_findings(findings: list[dict], heading: str = "Findings") -> None:
             console.print(f"           evidence: {escape(ev)}", soft_wrap=True)
         if f.get("fix"):
             console.print(f"           fix: {escape(f['fix'])}", soft_wrap=True)
+
+
+def _print_findings_in(findings: list[dict], heading: str, lang: str, finding_text, t) -> None:
+    from .i18n import fmt
+
+    heading = t(HEADINGS[heading], lang) if heading in HEADINGS else heading
+    if not findings:
+        console.print(f"[green]{heading}: {t('cli.none', lang)}[/green]")
+        return
+    console.print(f"[bold]{heading}[/bold]")
+    for f in findings:
+        style = SEVERITY_STYLE.get(f["severity"], "")
+        title, fix = finding_text(f, lang, "cli")
+        console.print(f"  [{style}]{t('severity.' + f['severity'], lang)}[/{style}] [bold]{f['code']}[/bold]: {escape(title)}")
+        if f.get("evidence"):
+            ev = "，".join(f"{t('evidence.' + k, lang) if ('evidence.' + k) != t('evidence.' + k, lang) else k} {fmt(v)}"
+                          for k, v in f["evidence"].items())
+            console.print(f"      {t('dr.evidence', lang)}：{escape(ev)}", soft_wrap=True)
+        if fix:
+            console.print(f"      {t('common.fix', lang)}：{escape(fix)}", soft_wrap=True)
 
 
 class TrainingProgress:

@@ -11,12 +11,18 @@ from dataclasses import dataclass, field
 
 
 class StudioError(Exception):
-    """Base class: a problem the user can fix. `fix` says how."""
+    """Base class: a problem the user can fix. `fix` says how.
 
-    def __init__(self, message: str, fix: str | None = None):
+    `key` and `params`, when given, name the message in the catalogue (locales/*.json, key
+    `error.<key>`, its fix `error.<key>.fix`), so the web studio and `LORASTUDIO_LANG=zh` can
+    say it in the user's language; `message` and `fix` stay the English text."""
+
+    def __init__(self, message: str, fix: str | None = None, key: str | None = None, params: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.key = key
+        self.params = params or {}
 
     def __str__(self) -> str:
         return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
@@ -114,8 +120,9 @@ def _count_kinds(problems: list[DataProblem]) -> dict:
 class ConfigError(StudioError, ValueError):
     """A bad option value or config file. `option` names the flag or key."""
 
-    def __init__(self, message: str, fix: str | None = None, option: str | None = None):
-        super().__init__(message, fix)
+    def __init__(self, message: str, fix: str | None = None, option: str | None = None, key: str | None = None,
+                 params: dict | None = None):
+        super().__init__(message, fix, key, params)
         self.option = option
 
 
@@ -130,8 +137,8 @@ class RunError(StudioError):
 class PlanRefused(StudioError):
     """Training refused because the plan has error-level findings (use --force to override)."""
 
-    def __init__(self, message: str, findings: list, fix: str | None = None):
-        super().__init__(message, fix)
+    def __init__(self, message: str, findings: list, fix: str | None = None, key: str | None = None):
+        super().__init__(message, fix, key)
         self.findings = findings
 
 

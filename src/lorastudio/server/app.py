@@ -22,8 +22,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from .. import i18n as i18n_lang
 from . import errors
-from .routers import adapters, chat, datasets, doctor, expand, exports, jobs, models, openai, plan, tune
+from .routers import adapters, chat, datasets, doctor, expand, exports, i18n, jobs, models, openai, plan, tune
 from .routers import engine as engine_routes
 from .settings import Settings, is_loopback
 from .state import make_studio
@@ -38,6 +39,13 @@ def _send_json(status: int, payload: dict, extra_headers: list | None = None):
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     return [{"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])},
             {"type": "http.response.body", "body": body}]
+
+
+def _lang(scope) -> str:
+    """The language of a raw ASGI request (middleware answers before FastAPI parses it)."""
+    headers = dict(scope.get("headers", []))
+    query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
+    return i18n_lang.header_lang((query.get("lang") or [""])[0] or headers.get(b"accept-language", b"").decode(errors="replace"))
 
 
 class TokenAuth:
@@ -75,14 +83,7 @@ class TokenAuth:
                     await send(message)
                 return
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers", []))
-        zh = headers.get(b"accept-language", b"").lower().startswith(b"zh")
-        payload = errors.body(
-            "unauthorized",
-            "需要访问令牌" if zh else "this studio needs its access token",
-            ("打开启动时打印的地址（含 ?token=…），或在请求头中加入 Authorization: Bearer 令牌" if zh else
-             "open the URL printed at start-up (with ?token=...), or send 'Authorization: Bearer TOKEN'"),
-        )
+        payload = errors.keyed_body("unauthorized", "unauthorized", _lang(scope))
         for message in _send_json(401, payload, [(b"www-authenticate", b"Bearer")]):
             await send(message)
 
@@ -95,10 +96,9 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     def _too_large(self, scope) -> list:
-        mb = self.max_bytes / (1024 * 1024)
-        return _send_json(413, errors.body(
-            "too_large", f"the request body is over the upload limit of {mb:g} MB",
-            "upload a smaller file, or start the server with a larger limit (max_upload_mb)", {"limit_bytes": self.max_bytes}))
+        mb = float(f"{self.max_bytes / (1024 * 1024):g}")
+        return _send_json(413, errors.keyed_body("too_large", "too_large", _lang(scope), {"mb": mb},
+                                                 {"limit_bytes": self.max_bytes}))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -155,7 +155,7 @@ def create_app(engine=None, home: str | Path | None = None, token: str | None = 
                   description="Fine-tune chat models with LoRA, watch them train, prove they learned, chat with them.")
     app.state.studio = studio
     errors.install(app)
-    for module in (datasets, expand, plan, models, jobs, tune, adapters, exports, chat, doctor, engine_routes):
+    for module in (datasets, expand, plan, models, jobs, tune, adapters, exports, chat, doctor, engine_routes, i18n):
         app.include_router(module.router, prefix="/api")
     app.include_router(openai.router, prefix="/v1")
 
@@ -175,7 +175,10 @@ def create_app(engine=None, home: str | Path | None = None, token: str | None = 
 
 def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
           home: str | Path | None = None, max_upload_mb: float | None = None) -> None:
-    """Run the studio with uvicorn until Ctrl-C. Training jobs keep running after it stops."""
+    """Run the studio with uvicorn until Ctrl-C. Training jobs keep running after it stops.
+
+    The address is printed once the socket accepts connections (after the app's start-up), so
+    a script or a user who opens it at once is never refused."""
     import os
 
     import uvicorn
@@ -187,8 +190,30 @@ def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, t
     app = create_app(home=home, token=token, model=model, max_upload_mb=max_upload_mb)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
-    print(f"LoRA Studio {__version__}: {url}{'?token=' + token if token else ''}", flush=True)
-    if token and not is_loopback(host):
-        print(f"listening on {host}: every page and API call needs the token (API: 'Authorization: Bearer {token}')", flush=True)
-    print(f"studio home: {app.state.studio.settings.home}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    def announce() -> None:
+        print(f"LoRA Studio {__version__}: {url}{'?token=' + token if token else ''}", flush=True)
+        if token and not is_loopback(host):
+            print(f"listening on {host}: every page and API call needs the token (API: 'Authorization: Bearer {token}')",
+                  flush=True)
+        print(f"studio home: {app.state.studio.settings.home}", flush=True)
+
+    _announcing_server()(uvicorn.Config(app, host=host, port=port, log_level="warning"), announce).run()
+
+
+def _announcing_server():
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """uvicorn's server, calling `announce` once its sockets listen (start-up done)."""
+
+        def __init__(self, config, announce: Callable[[], None]):
+            super().__init__(config)
+            self.announce = announce
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                self.announce()
+
+    return AnnouncingServer

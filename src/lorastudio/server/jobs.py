@@ -96,6 +96,27 @@ class Job:
         except (OSError, ValueError):
             return {}
 
+    def phase(self, progress: dict) -> str | None:
+        """Where a training job is, for the page: queued, starting (the process is importing its
+        libraries: no status.json of its own yet), preparing (tokenising the data and loading the
+        model), first_step, training, doctor (training done, the doctor runs); None otherwise."""
+        if self.status == QUEUED:
+            return "queued"
+        if self.status != RUNNING or self.kind != "train":
+            return None
+        if not progress or (progress.get("updated") or 0) < (self.started or 0) - 1:
+            return "starting"  # nothing written yet, or status.json left by an earlier attempt
+        state = progress.get("state")
+        if state == "done":
+            return "doctor"
+        if state == "starting":
+            return progress.get("phase") or "preparing"
+        return progress.get("phase") or "training"
+
+    def verdict(self) -> str | None:
+        """The doctor's verdict on this run, once doctor.json exists."""
+        return doctor_verdict(Path(self.run_dir))
+
     def log_tail(self, lines: int = TAIL_LINES) -> str:
         try:
             with open(self.log_path, "rb") as f:
@@ -116,9 +137,48 @@ class Job:
         else:
             d["progress"] = self.progress()
             d["complete"] = (Path(self.run_dir) / "manifest.json").is_file()
+        d["phase"] = self.phase(d["progress"])
+        d["verdict"] = self.verdict() if self.kind != "tune" else None
         if tail:
             d["log_tail"] = self.log_tail()
         return d
+
+
+_VERDICTS: dict[str, tuple[float, str | None]] = {}  # doctor.json path -> (mtime, verdict): read once per change
+
+
+def doctor_verdict(run_dir: Path) -> str | None:
+    path = run_dir / "doctor.json"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    cached = _VERDICTS.get(str(path))
+    if cached and cached[0] == mtime:
+        return cached[1]
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8")).get("verdict")
+    except (OSError, ValueError, AttributeError):
+        verdict = None
+    _VERDICTS[str(path)] = (mtime, verdict if isinstance(verdict, str) else None)
+    return _VERDICTS[str(path)][1]
+
+
+def checkpoint_steps(job: "Job", upto: int) -> list[int]:
+    """Steps up to `upto` at which the run saved a checkpoint: by the trainer's rule (every
+    save_steps, else at each epoch's end: plan.json's steps per epoch), and those on disk (a
+    cancel saves one at any step). Older ones are deleted as training goes (keep_checkpoints);
+    the rule still places them, so a reloaded page marks them all."""
+    run = Path(job.run_dir)
+    steps = {int(p.name.split("-")[1]) for p in list_checkpoints(run)}
+    try:
+        plan = json.loads((run / "plan.json").read_text(encoding="utf-8")).get("plan") or {}
+    except (OSError, ValueError, AttributeError):
+        plan = {}
+    every = job.config.get("save_steps") or plan.get("steps_per_epoch") or 0
+    if every:
+        steps |= set(range(every, min(upto, plan.get("total_steps") or upto) + 1, every))
+    return sorted(s for s in steps if s <= upto)
 
 
 class JobStore:
@@ -160,7 +220,8 @@ class JobStore:
         with self._conn() as c:
             row = c.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no job with id {job_id}", fix="list the jobs with GET /api/jobs")
+            raise NotFound(f"no job with id {job_id}", fix="list the jobs with GET /api/jobs", key="not_found.job",
+                           params={"id": job_id})
         return self._job(row)
 
     def list(self, statuses: tuple[str, ...] | None = None, name: str | None = None) -> list[Job]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import AsyncIterator, Callable, Iterator
 
 from ..serving.engine import BASE
@@ -34,6 +35,12 @@ def plan_without_weights(config, tokenizer, apply_fixes: bool = False):
         calibrate(setup, config, measure=False)
         setup.extra["applied"] = applied
         return setup
+
+
+def short_model_id(model: str) -> str:
+    """A base model's id as clients show it: its name, not where it lives on this machine
+    ("/home/u/.cache/lorastudio/models/smollm2-135m" -> "smollm2-135m"); a hub id stays "org/name"."""
+    return Path(model).name if Path(model).is_absolute() or model.startswith((".", "~")) else model
 
 
 class EngineHolder:
@@ -85,9 +92,9 @@ class EngineHolder:
         return self._engine
 
     def base_names(self) -> set[str]:
-        names = {BASE, self.settings.model, self.model}
+        names = {BASE, self.settings.model, self.model, short_model_id(self.settings.model), short_model_id(self.model)}
         if self._engine is not None:
-            names.add(self._engine.model_name)
+            names |= {self._engine.model_name, short_model_id(self._engine.model_name)}
         return names
 
     def resolve(self, name: str | None) -> str | None:

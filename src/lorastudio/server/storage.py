@@ -14,6 +14,8 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ..config import TrainConfig, make_config
 from ..errors import ConfigError, StudioError
 from ..models import DEFAULT_MODEL, EMBEDDED, load_tokenizer, resolve_model
@@ -44,7 +46,8 @@ class DatasetStore:
             if p.is_file() and p.suffix in DATA_SUFFIXES:
                 return p
         known = ", ".join(p.name for p in self.uploads() + self.examples())
-        raise NotFound(f"no dataset named {name!r}", fix=f"upload it first; datasets: {known}")
+        raise NotFound(f"no dataset named {name!r}", fix=f"upload it first; datasets: {known}", key="not_found.dataset",
+                       params={"name": name})
 
     def is_upload(self, path: Path) -> bool:
         return path.parent == self.root
@@ -54,7 +57,7 @@ class DatasetStore:
         if Path(name).suffix.lower() not in DATA_SUFFIXES:
             raise ConfigError(f"file name {name!r} must end in .json or .jsonl",
                               fix="save the data as a JSON array (.json) or one JSON object per line (.jsonl)",
-                              option="file")
+                              option="file", key="file_type", params={"name": name})
         return name
 
     def free_name(self, name: str, digest: str) -> tuple[str, bool]:
@@ -107,16 +110,47 @@ def build_config(fields: dict, datasets: DatasetStore, output: Path, default_mod
     values = {k: v for k, v in fields.items() if v not in (None, "")}
     if "output" in values:
         raise ConfigError("'output' cannot be set through the API", fix="name the run instead; it is saved under the studio home",
-                          option="output")
+                          option="output", key="output_not_settable")
     if "data" not in values:
-        raise ConfigError("no training data chosen", fix="choose or upload a dataset", option="--data")
+        raise ConfigError("no training data chosen", fix="choose or upload a dataset", option="--data", key="no_data")
     for key in PATH_FIELDS:
         if key in values:
             if not isinstance(values[key], str):
-                raise ConfigError(f"{key} must be a dataset name", option=f"--{key.replace('_', '-')}")
+                raise ConfigError(f"{key} must be a dataset name", option=f"--{key.replace('_', '-')}",
+                                  key="dataset_name_type", params={"field": key})
             values[key] = str(datasets.path(values[key]))
     values.setdefault("model", default_model or DEFAULT_MODEL)
-    return make_config(output=str(output), **values)
+    try:
+        return make_config(output=str(output), **values)
+    except ConfigError as e:
+        e.key, e.params = "invalid_fields", {"where": e.message.split(": ", 1)[-1]}
+        e.fields = field_errors({**values, "output": str(output)})  # each bad field, for the form to mark
+        raise
+
+
+# pydantic's error types -> the catalogue's validation.<why>, with the bound as a parameter
+_WHY = {"greater_than_equal": ("min", "ge", "min"), "greater_than": ("gt", "gt", "min"), "less_than_equal": ("max", "le", "max"),
+        "less_than": ("lt", "lt", "max"), "int_parsing": ("integer", None, None), "int_from_float": ("integer", None, None),
+        "int_type": ("integer", None, None), "float_parsing": ("number", None, None), "float_type": ("number", None, None),
+        "finite_number": ("number", None, None), "missing": ("required", None, None), "extra_forbidden": ("unknown", None, None),
+        "literal_error": ("choice", "expected", "choices"), "list_type": ("list", None, None), "string_type": ("text", None, None),
+        "bool_parsing": ("bool", None, None), "bool_type": ("bool", None, None)}
+
+
+def field_errors(values: dict) -> list[dict]:
+    """[{"field", "why", "params"}] for each field TrainConfig refuses, in the catalogue's terms."""
+    try:
+        TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as e:
+        out = []
+        for err in e.errors():
+            why, ctx_key, param = _WHY.get(err["type"], ("other", None, None))
+            ctx = err.get("ctx") or {}
+            params = {param: ctx[ctx_key]} if ctx_key and ctx_key in ctx else {}
+            out.append({"field": str(err["loc"][0]) if err["loc"] else "config", "why": why,
+                        "params": {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in params.items()}})
+        return out
+    return []
 
 
 def model_choices(home: Path, configured: str | None) -> dict:

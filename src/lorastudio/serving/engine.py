@@ -185,14 +185,26 @@ class ChatEngine:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kw
 
-    def stream(self, messages: list[dict], adapter: str | None = None, config: GenerationConfig | None = None) -> Iterator[str]:
-        """Yield text pieces as they are generated."""
+    def stream(self, messages: list[dict], adapter: str | None = None, config: GenerationConfig | None = None,
+               stats: dict | None = None) -> Iterator[str]:
+        """Yield text pieces as they are generated. `stats`, when given, gets `n_tokens`: the
+        tokens generated (pieces are not tokens: the streamer holds text back until it decodes)."""
         from transformers import TextIteratorStreamer
 
         cfg = config or GenerationConfig()
         with self.using(adapter) as name:
             ids = self.encode(messages, name)
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+            if stats is not None:
+                stats["n_tokens"] = 0
+                put = streamer.put
+
+                def counting_put(value):  # the first call is the prompt, which skip_prompt drops
+                    if not streamer.next_tokens_are_prompt:
+                        stats["n_tokens"] += int(value.numel())
+                    put(value)
+
+                streamer.put = counting_put
             if cfg.seed is not None:
                 torch.manual_seed(cfg.seed)
             kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer, **self._generate_kwargs(cfg))

@@ -42,27 +42,28 @@ class NameTaken(RunError):
 def validate_name(name: str, what: str = "name") -> str:
     """A single folder name: no separators, no '..', nothing unprintable (NUL, control), not absolute."""
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{what} is empty", fix="give a name such as wukong-v1", option=what)
-    bad = None
+        raise ConfigError(f"{what} is empty", fix="give a name such as wukong-v1", option=what, key="name.empty")
+    bad = reason = None  # reason: the catalogue's key (error.name.<reason>)
     if len(name) > MAX_NAME:
-        bad = f"is longer than {MAX_NAME} characters"
+        bad, reason = f"is longer than {MAX_NAME} characters", "too_long"
     elif not name.isprintable():  # NUL, control and format characters, and lone surrogates (not text)
-        bad = "contains a NUL, control or other unprintable character"
+        bad, reason = "contains a NUL, control or other unprintable character", "unprintable"
     elif "/" in name or "\\" in name:
-        bad = "contains a path separator ('/' or '\\')"
+        bad, reason = "contains a path separator ('/' or '\\')", "separator"
     elif ".." in name:
-        bad = "contains '..'"
+        bad, reason = "contains '..'", "dotdot"
     elif name.startswith(".") or name != name.strip():
-        bad = "starts with '.' or has leading/trailing spaces"
+        bad, reason = "starts with '.' or has leading/trailing spaces", "edge"
     elif os.path.isabs(name) or (len(name) > 1 and name[1] == ":"):
-        bad = "is an absolute path"
+        bad, reason = "is an absolute path", "absolute"
     elif name.endswith(".tmp"):
-        bad = "ends in '.tmp' (reserved for folders being written)"
+        bad, reason = "ends in '.tmp' (reserved for folders being written)", "tmp"
     elif name.lower() in RESERVED:
-        bad = f"is reserved ({', '.join(sorted(RESERVED))} select the base model)"
+        bad, reason = f"is reserved ({', '.join(sorted(RESERVED))} select the base model)", "reserved"
     if bad:
         shown = repr(name) if len(name) <= MAX_NAME else f"{name[:40]!r}... ({len(name):,} characters)"
-        raise ConfigError(f"{what} {shown} {bad}", fix="use letters, digits, '-', '_' or '.', e.g. wukong-v1", option=what)
+        raise ConfigError(f"{what} {shown} {bad}", fix="use letters, digits, '-', '_' or '.', e.g. wukong-v1", option=what,
+                          key=f"name.{reason}", params={"name": shown, "max": MAX_NAME})
     return name
 
 
@@ -145,14 +146,16 @@ class Registry:
         run_dir = self.path(name)
         if not is_complete(run_dir):
             known = ", ".join(e.name for e in self.scan()) or "none yet"
-            raise NotFound(f"no finished adapter named {name!r}", fix=f"adapters: {known}; train one first, or scan again")
+            raise NotFound(f"no finished adapter named {name!r}", fix=f"adapters: {known}; train one first, or scan again",
+                           key="not_found.adapter", params={"name": name})
         return read_entry(run_dir)
 
     def rename(self, name: str, new_name: str) -> AdapterEntry:
         src = self.get(name).run_dir
         dest = self.path(new_name)
         if dest.exists():
-            raise NameTaken(f"a run named {new_name!r} already exists", fix="choose another name, or delete that run first")
+            raise NameTaken(f"a run named {new_name!r} already exists", fix="choose another name, or delete that run first",
+                            key="conflict.rename", params={"name": new_name})
         os.replace(src, dest)
         return read_entry(dest)
 
@@ -189,7 +192,8 @@ class Registry:
 
         entry = self.get(name)
         if dest.exists():
-            raise NameTaken(f"{dest} already exists", fix="choose another output name, or delete that folder first")
+            raise NameTaken(f"{dest} already exists", fix="choose another output name, or delete that folder first",
+                            key="conflict.merge", params={"name": dest.name})
         manifest = read_json_object(Path(entry.run_dir) / "manifest.json")
         source = resolve_model(base_model or entry.base_model)
         tokenizer = load_tokenizer(source, bool(entry.config.get("trust_remote_code")))

@@ -148,6 +148,8 @@ def train(
     emit = (on_event or (lambda e: None)) if dist.is_main else (lambda e: None)
     run_dir = Path(config.output)
     _check_output(run_dir, resume)
+    if dist.is_main and run_dir.is_dir():  # the web studio shows this start-up phase (its job made the folder)
+        write_status(run_dir, "starting", phase="preparing")
 
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
     setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
@@ -213,7 +215,8 @@ def train(
         emit({"type": "resumed", "step": step, "checkpoint": str(checkpoints[-1])})
     metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=step if checkpoints else None) if main else None
     if main:
-        write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+        write_status(run_dir, "running", step=step, total_steps=plan.total_steps, phase="first_step")
+    start_step = step
 
     # ---- the loop ----------------------------------------------------------------------------
     t0 = time.time()
@@ -261,7 +264,9 @@ def train(
             if new:
                 row["findings"] = [f.code for f in new]
             if main:
-                metrics.write(row)
+                metrics.write({**row, "new_findings": [f.to_dict() for f in new]} if new else row)
+                if step == start_step + 1:  # the first step of this process is done: the phase ends
+                    write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
             emit({**row, "total_steps": plan.total_steps, "new_findings": [f.to_dict() for f in new]})
 
             end_of_epoch = g == len(groups) - 1

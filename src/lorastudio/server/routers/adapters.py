@@ -42,8 +42,7 @@ def _listing(registry, engine) -> dict:
 
 def _not_busy(jobs, name: str) -> None:
     if jobs.list(ACTIVE, name=name):
-        raise ApiError(409, "busy", f"run {name!r} has a queued or running job", f"运行 {name!r} 有排队中或进行中的任务",
-                       "wait for it to finish, or cancel it first", "等它结束，或先取消")
+        raise ApiError(409, "busy", key="busy", params={"name": name})
 
 
 @router.get("")
@@ -86,8 +85,7 @@ def rename(name: str, req: RenameRequest, registry: RegistryDep, engine: EngineD
 def delete(name: str, registry: RegistryDep, engine: EngineDep, jobs: JobsDep,
            confirm: str = Query(..., description="the adapter's name again, to confirm")) -> dict:
     if confirm != name:
-        raise ApiError(422, "confirm_mismatch", f"to delete {name!r}, pass confirm={name}",
-                       f"要删除 {name!r}，请以 confirm={name} 确认")
+        raise ApiError(422, "confirm_mismatch", key="confirm_mismatch", params={"name": name})
     _not_busy(jobs, name)
     registry.get(name)
     engine.forget(name)

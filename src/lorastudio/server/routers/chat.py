@@ -16,7 +16,7 @@ from ...files import HELDOUT_FILE
 from ...diagnosis.effect import read_probes
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
-from ..errors import ApiError, body
+from ..errors import ApiError, keyed_body
 from ..state import iterate_in_thread
 from .jobs import sse
 
@@ -61,8 +61,7 @@ def chat_messages(req: ChatRequest) -> list[dict]:
     if req.system and req.system.strip():
         messages = [{"role": "system", "content": req.system}] + [m for m in messages if m["role"] != "system"]
     if not any(m["role"] == "user" for m in messages):
-        raise ApiError(422, "invalid_request", "the conversation has no user message", "对话中没有用户消息",
-                       "add a message with role 'user'", "添加一条 role 为 user 的消息")
+        raise ApiError(422, "invalid_request", key="no_user_message")
     check_messages(messages)
     return messages
 
@@ -78,7 +77,7 @@ def stream_events(engine, messages: list[dict], adapter: str | None, cfg: Genera
                 chars += len(piece)
                 yield sse("delta", {"text": piece})
         except Exception as e:  # the status line is sent already: report in-band
-            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            yield sse("error", keyed_body("generation_failed", "generation_failed", "en", {"detail": f"{type(e).__name__}: {e}"}))
             return
         yield sse("done", {"adapter": name, "chars": chars, "seconds": round(time.perf_counter() - t0, 3)})
 
@@ -126,10 +125,7 @@ def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
     entry = registry.get(req.adapter)
     probes_file = run_probe_file(entry)
     if probes_file is None:
-        raise ApiError(409, "no_probes", f"run {req.adapter!r} was trained without held-out probes",
-                       f"运行 {req.adapter!r} 训练时没有设置留出的测试问题（probes）",
-                       "train again without holdout 0 (held-out prompts are then made from the data), or with a probes file",
-                       "重新训练时不要把留出数设为 0（系统会从数据中自动留出问题），或选择一个 probes 文件")
+        raise ApiError(409, "no_probes", key="no_probes", params={"name": req.adapter})
     probes = [{"prompt": p.prompt, "expect_any": p.expect_any, "kind": p.kind, "messages": p.messages}
               for p in read_probes(probes_file)][: req.limit]
     markers = run_markers(entry)
@@ -153,7 +149,7 @@ def run_probes(req: ProbeRequest, holder: EngineDep, registry: RegistryDep):
             async for row in iterate_in_thread(results):
                 yield sse("probe", row)
         except Exception as e:
-            yield sse("error", body("generation_failed", f"{type(e).__name__}: {e}"))
+            yield sse("error", keyed_body("generation_failed", "generation_failed", "en", {"detail": f"{type(e).__name__}: {e}"}))
             return
         yield sse("done", {"adapter": adapter, "probes": len(probes), "markers": markers})
 

@@ -95,11 +95,8 @@ def upload_dataset(file: UploadFile, datasets: DatasetsDep, settings: SettingsDe
             while chunk := file.file.read(1 << 20):
                 size += len(chunk)
                 if size > settings.max_upload_bytes:
-                    raise ApiError(413, "too_large",
-                                   f"{name} is over the upload limit of {settings.max_upload_mb:g} MB",
-                                   f"{name} 超过了 {settings.max_upload_mb:g} MB 的上传上限",
-                                   "split the file, or start the server with a larger max_upload_mb",
-                                   "拆分文件，或以更大的 max_upload_mb 启动服务", {"limit_bytes": settings.max_upload_bytes})
+                    raise ApiError(413, "too_large", key="too_large.file", params={"name": name, "mb": settings.max_upload_mb},
+                                   details={"limit_bytes": settings.max_upload_bytes})
                 digest.update(chunk)
                 out.write(chunk)
         probes = _kind(tmp, tmp.stat().st_mtime) == "probes"
@@ -147,8 +144,7 @@ def dataset_stats(name: str, datasets: DatasetsDep, tokenizers: TokenizersDep, s
 def delete_dataset(name: str, datasets: DatasetsDep) -> dict:
     path = datasets.path(name)
     if not datasets.is_upload(path):
-        raise ApiError(409, "read_only", f"{name} is a bundled example and cannot be deleted",
-                       f"{name} 是内置示例数据，不能删除")
+        raise ApiError(409, "read_only", key="read_only", params={"name": name})
     path.unlink()
     return {"deleted": name}
 

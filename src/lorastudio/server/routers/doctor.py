@@ -23,7 +23,8 @@ def get_report(name: str, settings: SettingsDep) -> dict:
     path = run_dir / "doctor.json"
     if not path.is_file():
         raise NotFound(f"run {name!r} has no doctor report yet",
-                       fix="run the doctor on it (the Doctor page's button, or `lorastudio doctor RUN_DIR`)")
+                       fix="run the doctor on it (the Doctor page's button, or `lorastudio doctor RUN_DIR`)",
+                       key="not_found.doctor", params={"name": name})
     return {"run": name, "report": json.loads(path.read_text(encoding="utf-8"))}
 
 
@@ -32,8 +33,7 @@ def run_doctor(name: str, settings: SettingsDep, runner: RunnerDep, jobs: JobsDe
     """Queue `lorastudio doctor RUN_DIR` as a job (one at a time per device, like training)."""
     run_dir = run_dir_of(settings, name)
     if not is_complete(Path(run_dir)):
-        raise ApiError(409, "run_incomplete", f"run {name!r} has not finished training", f"运行 {name!r} 尚未训练完成",
-                       "wait for training to finish, or resume it", "等训练完成，或继续训练")
+        raise ApiError(409, "run_incomplete", key="run_incomplete", params={"name": name})
     if jobs.list(ACTIVE, name=name):
-        raise ApiError(409, "busy", f"run {name!r} has a queued or running job", f"运行 {name!r} 有排队中或进行中的任务")
+        raise ApiError(409, "busy", key="busy", params={"name": name})
     return runner.submit("doctor", name, run_dir, {}).to_dict()

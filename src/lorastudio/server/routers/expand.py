@@ -86,18 +86,15 @@ def _check_endpoint(req: ExpandRequest) -> None:
     if not req.endpoint or not req.model:
         raise ApiError(422, "invalid_request",
                        "the model method needs an OpenAI-compatible server: its URL (endpoint) and a model name",
-                       "模型扩充需要一个兼容 OpenAI 接口的服务：填写服务地址（endpoint）和模型名",
-                       "e.g. endpoint http://127.0.0.1:11434 and model qwen2.5:7b (Ollama); to use a model loaded "
+                       fix_en="e.g. endpoint http://127.0.0.1:11434 and model qwen2.5:7b (Ollama); to use a model loaded "
                        "by LoRA Studio itself, run `lorastudio data expand --method model --model NAME` in a terminal",
-                       "例如 endpoint 填 http://127.0.0.1:11434，模型填 qwen2.5:7b（Ollama）；若要用 LoRA Studio 自己加载的模型，"
-                       "请在终端运行 lorastudio data expand --method model --model 模型名",
-                       {"option": "endpoint" if not req.endpoint else "model"})
+                       details={"option": "endpoint" if not req.endpoint else "model"}, key="endpoint_missing")
     url = urlsplit(req.endpoint.strip())
     if url.scheme not in ("http", "https") or not url.hostname:
         shown = req.endpoint[:100]
         raise ApiError(422, "invalid_request", f"endpoint {shown!r} is not an http(s) URL",
-                       f"endpoint {shown!r} 不是 http(s) 地址", "give the server's base URL, e.g. http://127.0.0.1:8000",
-                       "填写服务的地址，例如 http://127.0.0.1:8000", {"option": "endpoint"})
+                       fix_en="give the server's base URL, e.g. http://127.0.0.1:8000", details={"option": "endpoint"},
+                       key="endpoint_not_http", params={"endpoint": shown})
 
 
 def _grow(path: Path, req: ExpandRequest, keep_out: list[str] | None) -> Expansion:
@@ -105,9 +102,8 @@ def _grow(path: Path, req: ExpandRequest, keep_out: list[str] | None) -> Expansi
         return grow_dataset(path, req.target, req.method, req.endpoint and req.endpoint.strip(), req.model,
                             req.markers, req.holdout, req.seed, lang=req.lang, answers=req.answers, keep_out=keep_out)
     except ModelError as e:  # the server named in the request failed, not this one: 502, naming its URL
-        raise ApiError(502, "endpoint_failed", e.message, f"模型服务出错：{e.message}", e.fix,
-                       "确认服务已启动（如 ollama serve、vllm serve 模型名）、地址和模型名无误，且支持 OpenAI chat-completions 接口",
-                       {"endpoint": req.endpoint}) from None
+        raise ApiError(502, "endpoint_failed", e.message, fix_en=e.fix, details={"endpoint": req.endpoint},
+                       key="endpoint_failed", params={"detail": e.message}) from None
 
 
 def sample_id(category: str | None, prompt: str, response: str) -> str:
@@ -154,10 +150,7 @@ def _target_name(raw: str, datasets) -> str:
         name += ".json"
     name = datasets.check_upload_name(name)
     if "probes" in name.lower():
-        raise ApiError(422, "invalid_request", f"{name!r}: a dataset name must not contain 'probes'",
-                       f"{name!r}：数据集名称不能含有 probes", "choose another name (files named *probes* are held-out "
-                       "questions, offered as probes on the train page, not as training data)",
-                       "换一个名称（名称含 probes 的文件在训练页中被当作留出测试问题，而不是训练数据）", {"option": "name"})
+        raise ApiError(422, "invalid_request", details={"option": "name"}, key="name_has_probes", params={"name": repr(name)})
     return name
 
 
@@ -165,11 +158,8 @@ def _check_no_leak(req: SaveRequest) -> None:
     found = leaks([p.prompt for p in req.probes], [s.prompt for s in req.samples])
     if found:
         shown = [{"probe": p, "sample": s, "score": round(score, 1)} for p, s, score in found[:5]]
-        raise ApiError(422, "probe_leak", f"{len(found)} kept sample(s) are close to a held-out probe, e.g. "
-                       f"{found[0][1]!r} ~ {found[0][0]!r}",
-                       f"{len(found)} 条保留的样本与留出测试问题过于相近，例如 {found[0][1]!r} ~ {found[0][0]!r}",
-                       "discard those samples, or drop the probe: a probe must be a question the model never trained on",
-                       "舍弃这些样本，或去掉该测试问题：测试问题必须是模型训练时没见过的", {"leaks": shown})
+        raise ApiError(422, "probe_leak", details={"leaks": shown}, key="probe_leak",
+                       params={"count": len(found), "sample": repr(found[0][1]), "probe": repr(found[0][0])})
 
 
 def _store(datasets, name: str, data: bytes, validate) -> tuple[str, object]:

@@ -19,7 +19,7 @@ from ...training.metrics import read_metrics
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
-from ..jobs import ACTIVE, FAILED, CANCELLED
+from ..jobs import ACTIVE, CANCELLED, FAILED, checkpoint_steps
 
 router = APIRouter(tags=["jobs"])
 POLL_SECONDS = 0.5
@@ -55,13 +55,12 @@ def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: Data
     name = validate_name(req.name, "run name") if req.name else _free_name(settings.runs)
     run_dir = settings.runs / name
     if run_dir.exists() or jobs.list(ACTIVE, name=name):
-        raise ApiError(409, "conflict", f"a run named {name!r} already exists", f"名为 {name!r} 的运行已存在",
-                       "choose another name, or resume that run", "换一个名字，或继续（resume）那个运行")
+        raise ApiError(409, "conflict", key="conflict.run_exists", params={"name": name})
     config = build_config(req.config, datasets, run_dir, settings.model)
     setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("training refused: the plan has error-level findings", setup.findings,
-                          fix="apply the fixes shown, or tick 'force' to train anyway")
+                          fix="apply the fixes shown, or tick 'force' to train anyway", key="plan_refused")
     # the options given (the training process fills the rest from the recipe, as the plan did), and
     # trust_remote_code written out: off unless the request set it
     given = {**config.model_dump(exclude_unset=True), "trust_remote_code": config.trust_remote_code}
@@ -99,18 +98,20 @@ def job_log(job_id: JobId, jobs: JobsDep, lines: int = Query(200, ge=1, le=5000)
 @router.get("/jobs/{job_id}/events")
 async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: bool = True) -> StreamingResponse:
     """Server-sent events: every metrics.jsonl row so far (`metric`), then new ones as they are
-    written; `status` when the job changes; `reset` when a resume rewrites the log; `end` last.
-    A page that reloads, or a server that restarted, gets the whole curve back this way."""
+    written; `checkpoint` for each step a checkpoint was saved at (a training job); `status`
+    when the job changes; `reset` when a resume rewrites the log; `end` last. A page that
+    reloads, or a server that restarted, gets the whole curve back this way."""
     job = jobs.get(job_id)
     path = Path(job.run_dir) / "metrics.jsonl"
 
     async def stream():
         offset, pending, last = 0, b"", None
+        last_step, marked = 0, set()
         yield "retry: 2000\n\n"
         while True:
             size = path.stat().st_size if path.exists() else 0
             if size < offset:  # a resume cut the log back to its checkpoint
-                offset, pending = 0, b""
+                offset, pending, last_step, marked = 0, b"", 0, set()
                 yield sse("reset", {})
             if size > offset:
                 with open(path, "rb") as f:
@@ -120,10 +121,18 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     try:
-                        yield sse("metric", json.loads(line))
+                        row = json.loads(line)
                     except ValueError:
                         continue
+                    if isinstance(row, dict) and row.get("type") == "step":
+                        last_step = max(last_step, int(row.get("step") or 0))
+                    yield sse("metric", row)
             current = jobs.get(job_id)
+            if current.kind == "train":
+                for step in checkpoint_steps(current, last_step):
+                    if step not in marked:
+                        marked.add(step)
+                        yield sse("checkpoint", {"step": step})
             progress = current.progress()
             snapshot = (current.status, progress, current.cancel_requested)  # a tune's progress counts its trials too
             if snapshot != last:
@@ -152,10 +161,9 @@ def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     """Queue a cancelled or failed run again; it continues from its latest checkpoint."""
     job = jobs.get(job_id)
     if job.status not in (CANCELLED, FAILED) or job.kind != "train":
-        raise ApiError(409, "conflict", f"job {job_id} is {job.status}; only cancelled or failed training jobs resume",
-                       f"任务 {job_id} 状态为 {job.status}；只有已取消或失败的训练任务可以继续")
+        raise ApiError(409, "conflict", key="conflict.not_resumable", params={"id": job_id})
     if is_complete(Path(job.run_dir)):
-        raise ApiError(409, "conflict", f"run {job.name!r} is already complete", f"运行 {job.name!r} 已完成")
+        raise ApiError(409, "conflict", key="conflict.complete", params={"name": job.name})
     return runner.requeue(job_id, resume=True).to_dict()
 
 
@@ -183,5 +191,6 @@ def list_runs(settings: SettingsDep, jobs: JobsDep) -> dict:
 def run_dir_of(settings, name: str) -> Path:
     run_dir = settings.runs / validate_name(name, "run name")
     if not run_dir.is_dir():
-        raise NotFound(f"no run named {name!r}", fix="see GET /api/runs for the runs there are")
+        raise NotFound(f"no run named {name!r}", fix="see GET /api/runs for the runs there are", key="not_found.run",
+                       params={"name": name})
     return run_dir

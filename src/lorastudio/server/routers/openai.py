@@ -8,6 +8,7 @@ Sampling follows OpenAI's defaults (temperature 1); pass temperature 0 for greed
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 import uuid
@@ -20,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...data.formatting import check_messages
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
-from ..errors import ApiError, body
-from ..state import iterate_in_thread
+from ..errors import ApiError, keyed_body
+from ..state import iterate_in_thread, short_model_id
 from .chat import MAX_MESSAGE_CHARS
 
 router = APIRouter(tags=["openai"])
@@ -62,9 +63,7 @@ def _text(content, i: int) -> str:
         return content
     parts = [part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"]
     if not all(isinstance(p, str) for p in parts):
-        raise ApiError(422, "invalid_request", f"messages[{i}].content has a text part whose 'text' is not a string",
-                       f"messages[{i}].content 中有 text 部分的 'text' 不是字符串",
-                       'write each part as {"type": "text", "text": "..."}', '每个部分写成 {"type": "text", "text": "..."}')
+        raise ApiError(422, "invalid_request", key="bad_content_part", params={"index": i})
     return "".join(parts)
 
 
@@ -73,14 +72,11 @@ def _messages(req: CompletionRequest) -> list[dict]:
     out = []
     for i, m in enumerate(req.messages):
         if m.role not in roles:
-            raise ApiError(422, "invalid_request", f"messages[{i}].role {m.role!r} is not supported",
-                           f"messages[{i}].role 不支持 {m.role!r}", "use system, developer, user or assistant",
-                           "请使用 system、developer、user 或 assistant")
+            raise ApiError(422, "invalid_request", key="bad_role", params={"index": i, "role": repr(m.role)})
         text = _text(m.content, i)
         if len(text) > MAX_MESSAGE_CHARS:
-            raise ApiError(422, "invalid_request", f"messages[{i}].content is {len(text):,} characters, over the "
-                           f"limit of {MAX_MESSAGE_CHARS:,}", f"messages[{i}].content 有 {len(text):,} 个字符，超过上限 "
-                           f"{MAX_MESSAGE_CHARS:,}", "send a shorter message", "请缩短消息")
+            raise ApiError(422, "invalid_request", key="message_too_long",
+                           params={"index": i, "chars": f"{len(text):,}", "limit": f"{MAX_MESSAGE_CHARS:,}"})
         out.append({"role": roles[m.role], "content": text})
     check_messages(out)
     return out
@@ -124,15 +120,20 @@ def _generate_with_logprobs(engine, messages: list[dict], adapter: str, cfg: Gen
     return text, len(new), content
 
 
+def finish_reason(n_tokens: int, cfg: GenerationConfig) -> str:
+    """"length" when max_tokens cut the answer, else "stop" (an end-of-turn token ended it)."""
+    return "length" if n_tokens >= cfg.max_new_tokens else "stop"
+
+
 @router.get("/models")
 def models(holder: EngineDep, registry: RegistryDep) -> dict:
     """The base model and every finished adapter, as OpenAI model objects."""
     now = int(time.time())
-    base = holder.get().model_name if holder.loaded else holder.model
+    base = short_model_id(holder.get().model_name if holder.loaded else holder.model)
     data = [{"id": base, "object": "model", "created": now, "owned_by": "lorastudio", "root": base}]
     for e in registry.scan():
-        data.append({"id": e.name, "object": "model", "created": now, "owned_by": "lorastudio", "root": e.base_model,
-                     "parent": e.base_model})
+        data.append({"id": e.name, "object": "model", "created": now, "owned_by": "lorastudio", "root": short_model_id(e.base_model),
+                     "parent": short_model_id(e.base_model)})
     return {"object": "list", "data": data}
 
 
@@ -151,7 +152,7 @@ def chat_completions(req: CompletionRequest, holder: EngineDep):
             g = engine.generate(messages, adapter=adapter, config=cfg)
             text, n_tokens, content = g.text, g.n_tokens, None
         prompt = _prompt_tokens(engine, messages, adapter)
-        finish = "length" if n_tokens >= cfg.max_new_tokens else "stop"
+        finish = finish_reason(n_tokens, cfg)
         return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
                              "logprobs": {"content": content} if content is not None else None}],
@@ -162,22 +163,34 @@ def chat_completions(req: CompletionRequest, holder: EngineDep):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
+    # The engine counts the tokens it generates (pieces are not tokens); an engine that cannot
+    # (a scripted one) is counted by its pieces.
+    stats: dict = {}
+    counts = "stats" in inspect.signature(engine.stream).parameters
+
+    def pieces():
+        if counts:
+            return engine.stream(messages, adapter=adapter, config=cfg, stats=stats)
+        return engine.stream(messages, adapter=adapter, config=cfg)
+
     async def events():
         yield chunk({"role": "assistant", "content": ""})
-        pieces = 0
+        n_pieces = 0
         try:
-            async for piece in iterate_in_thread(lambda: engine.stream(messages, adapter=adapter, config=cfg)):
+            async for piece in iterate_in_thread(pieces):
                 if piece:
-                    pieces += 1
+                    n_pieces += 1
                     yield chunk({"content": piece})
         except Exception as e:  # headers are sent: the error goes in-band, in the common shape
-            yield f"data: {json.dumps(body('generation_failed', f'{type(e).__name__}: {e}'))}\n\n"
+            failed = keyed_body("generation_failed", "generation_failed", "en", {"detail": f"{type(e).__name__}: {e}"})
+            yield f"data: {json.dumps(failed, ensure_ascii=False)}\n\n"
             return
-        yield chunk({}, "stop")
+        n_tokens = stats.get("n_tokens", n_pieces)
+        yield chunk({}, finish_reason(n_tokens, cfg))  # as the non-streamed answer says it
         if req.stream_options and req.stream_options.include_usage:
             prompt = _prompt_tokens(engine, messages, adapter)
             usage = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model, "choices": [],
-                     "usage": {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}}
+                     "usage": {"prompt_tokens": prompt, "completion_tokens": n_tokens, "total_tokens": prompt + n_tokens}}
             yield f"data: {json.dumps(usage)}\n\n"
         yield "data: [DONE]\n\n"
 

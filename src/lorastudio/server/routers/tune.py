@@ -48,7 +48,7 @@ def _check_fields(fields: dict) -> None:
         raise ConfigError(f"tune does not take {', '.join(map(repr, extra))}: each trial's epochs, learning rate, "
                           "target modules and general replay are what it tries",
                           fix=f"send only {', '.join(TUNE_FIELDS)}; or train with those settings instead",
-                          option=f"--{extra[0].replace('_', '-')}")
+                          option=f"--{extra[0].replace('_', '-')}", key="tune_fields", params={"fields": extra})
 
 
 @router.post("/tune", status_code=201)
@@ -60,8 +60,7 @@ def submit_tune(req: TuneRequest, runner: RunnerDep, jobs: JobsDep, datasets: Da
     first trial's plan (the recommended recipe) has error-level findings and `force` is false."""
     name = validate_name(req.name, "tune name") if req.name else _free_name(settings)
     if (settings.runs / name).exists() or (settings.tunes / name).exists() or jobs.list(ACTIVE, name=name):
-        raise ApiError(409, "conflict", f"a run or tune named {name!r} already exists",
-                       f"名为 {name!r} 的运行或调参已存在", "choose another name", "换一个名字")
+        raise ApiError(409, "conflict", key="conflict.tune_exists", params={"name": name})
     budget_s = parse_budget(req.budget)
     _check_fields(req.config)
     tune_dir = settings.tunes / name
@@ -72,7 +71,7 @@ def submit_tune(req: TuneRequest, runner: RunnerDep, jobs: JobsDep, datasets: Da
                                  tokenizer)
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("tuning refused: the first trial's plan has error-level findings", setup.findings,
-                          fix="apply the fixes shown, or tick 'force' to tune anyway")
+                          fix="apply the fixes shown, or tick 'force' to tune anyway", key="plan_refused.tune")
     job_config = {"data": config.data, "probes": config.probes, "model": config.model, "markers": config.markers,
                   "budget": req.budget, "budget_seconds": budget_s, "max_trials": req.max_trials,
                   "first_trial": first, "adapter_dir": str(settings.runs / name)}

@@ -97,7 +97,7 @@ EXP.render = function () {
   $("#ex-result").innerHTML = `
     <div class="numbers">${box(`${r.n_source} → ${r.n_out}`, "ex.samples")}${box(r.n_probes, "ex.probes")}
       ${box(r.candidates, "ex.tried")}${box(rejected, "ex.rejected")}${box("", "ex.kept", "ex-kept")}</div>
-    ${r.notes.map((n) => `<p class="hint">${esc(n)}</p>`).join("")}
+    ${EXP.notes(r).map((n) => `<p class="hint ex-note">${esc(n)}</p>`).join("")}
     <div class="grid2">
       <div><h3>${t("ex.cats")}</h3><table class="table" id="ex-cats"></table></div>
       <div><h3>${t("ex.filters")}</h3><table class="table" id="ex-filters">
@@ -125,6 +125,14 @@ EXP.render = function () {
   EXP.counts();
 };
 
+// What fell short, from the report's numbers (in the page's language, not the server's words).
+EXP.notes = function (r) {
+  const out = [];
+  if (r.n_out < r.target) out.push(t("ex.note.target", { target: r.target, n: r.n_out }));
+  if (r.n_probes < r.holdout) out.push(t("ex.note.probes", { n: r.n_probes, holdout: r.holdout }));
+  return out;
+};
+
 EXP.filterName = (k) => (t("ex.filter." + k) !== "ex.filter." + k ? t("ex.filter." + k) : k);
 
 // One group per category (the server sends them grouped, seeds first), each row with its keep box.
@@ -136,22 +144,22 @@ EXP.rows = function () {
   });
   let html = `<tr><th>${t("ex.col.keep")}</th><th>#</th><th>${t("ex.col.origin")}</th><th>${t("ds.col.prompt")}</th><th>${t("ds.col.response")}</th></tr>`;
   for (const [cat, rows] of groups) {
-    html += `<tr class="ex-group" data-cat="${esc(cat)}"><th colspan="5">${esc(cat || "—")} <span class="hint">${rows.length}</span>
+    html += `<tr class="ex-group" data-cat="${esc(cat)}"><th colspan="5"><span class="user-text">${esc(cat || "—")}</span> <span class="hint">${rows.length}</span>
       <button class="small secondary" data-cat="${esc(cat)}" data-keep="1">${t("ex.acceptCat")}</button>
       <button class="small secondary" data-cat="${esc(cat)}" data-keep="0">${t("ex.discardCat")}</button></th></tr>`;
     html += rows.map(([c, i]) => `<tr data-row="${esc(c.id)}" class="${EXP.keep.has(c.id) ? "" : "discarded"}">
       <td><input type="checkbox" data-id="${esc(c.id)}" ${EXP.keep.has(c.id) ? "checked" : ""}></td><td>${i + 1}</td>
       <td><span class="badge ${c.origin === "seed" ? "seed" : ""}">${esc(t("ex.origin." + c.origin))}</span></td>
-      <td class="text">${esc(c.prompt)}</td><td class="text">${esc(c.response)}</td></tr>`).join("");
+      <td class="text user-text">${esc(c.prompt)}</td><td class="text user-text">${esc(c.response)}</td></tr>`).join("");
   }
   return html;
 };
 
 EXP.probesHTML = function (probes) {
   if (!probes.length) return "";
-  return `<details id="ex-probes"><summary>${esc(t("ex.probes.list", { n: probes.length }))}</summary>
+  return `<details id="ex-probes"><summary>${tHTML("ex.probes.list", { n: probes.length })}</summary>
     <table class="table"><tr><th>${t("ds.col.category")}</th><th>${t("ch.probes.col.prompt")}</th><th>${t("ex.col.expect")}</th></tr>
-    ${probes.map((p) => `<tr><td>${esc(p.category || "")}</td><td class="text">${esc(p.prompt)}</td><td>${esc(p.expect_any.join("、"))}</td></tr>`).join("")}
+    ${probes.map((p) => `<tr><td class="user-text">${esc(p.category || "")}</td><td class="text user-text">${esc(p.prompt)}</td><td class="user-text">${esc(p.expect_any.join("、"))}</td></tr>`).join("")}
     </table></details>`;
 };
 
@@ -175,7 +183,7 @@ EXP.counts = function () {
   const cats = [...new Set(Object.keys(r.categories_before).concat(Object.keys(r.categories_after)))];
   $("#ex-cats").innerHTML = `<tr><th>${t("ds.col.category")}</th><th>${t("ex.col.before")}</th><th>${t("ex.col.after")}</th>
     <th>${t("ex.col.accepted")}</th><th>${t("ex.col.probes")}</th></tr>` +
-    cats.map((c) => `<tr data-cat="${esc(c)}"><td>${esc(c)}</td><td>${r.categories_before[c] || 0}</td><td>${r.categories_after[c] || 0}</td>
+    cats.map((c) => `<tr data-cat="${esc(c)}"><td class="user-text">${esc(c)}</td><td>${r.categories_before[c] || 0}</td><td>${r.categories_after[c] || 0}</td>
       <td class="accepted">${kept[c] || 0}</td><td>${r.probes_per_category[c] || 0}</td></tr>`).join("");
   $("#ex-save").disabled = EXP.keep.size === 0;
 };
@@ -190,9 +198,9 @@ EXP.save = async function () {
   try {
     const r = await api("POST", `/api/datasets/${encodeURIComponent(d.name)}/expand/save`,
       { name: $("#ex-name").value.trim(), samples, probes: d.probes });
-    out.innerHTML = `<div class="ok-box" id="ex-saved-ok">${esc(t("ex.saved", { name: r.name, n: r.n_samples }))}` +
-      (r.renamed_from ? `<br>${esc(t("ds.renamed", { name: r.name }))}` : "") +
-      (r.probes ? `<br>${esc(t("ex.saved.probes", { probes: r.probes }))}` : "") + "</div>";
+    out.innerHTML = `<div class="ok-box" id="ex-saved-ok">${tHTML("ex.saved", { name: r.name, n: r.n_samples })}` +
+      (r.renamed_from ? `<br>${tHTML("ds.renamed", { name: r.name })}` : "") +
+      (r.probes ? `<br>${tHTML("ex.saved.probes", { probes: r.probes })}` : "") + "</div>";
     await DS.refresh();
     TRAIN.pick(r.name);
     if (r.probes) TRAIN.form().probes.value = r.probes;

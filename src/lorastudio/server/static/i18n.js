@@ -1,280 +1,106 @@
-// Every label, message and error headline in both languages. The language comes from the
-// browser (navigator.languages) unless the user picked one (kept in localStorage).
+// The pages' texts come from the one message catalogue the CLI and the server use
+// (src/lorastudio/locales/{en,zh}.json, served at /api/i18n/{lang}). The rules for rendering a
+// template are those of src/lorastudio/i18n.py:
+//   {name}  a parameter (floats to 4 significant digits, lists joined by ", ")
+//   {name:%} a share as a percentage      {@field} a form field's label in quotes
+//   [[ ... ]] an optional part, dropped when a parameter inside it is missing
+// and on the pages `text` becomes a <code> span (tHTML).
 "use strict";
 
-const MESSAGES = {
-  en: {
-    "app.title": "LoRA Studio",
-    "nav.datasets": "Datasets", "nav.train": "Train", "nav.adapters": "Adapters", "nav.chat": "Chat", "nav.doctor": "Doctor",
-    "lang.switch": "中文",
-    "common.loading": "Loading…", "common.none": "none", "common.close": "Close", "common.yes": "yes", "common.no": "no",
-    "common.error": "Error", "common.fix": "Fix", "common.details": "Details", "common.record": "record", "common.field": "field",
-    "common.message": "message", "common.refresh": "Refresh", "common.name": "Name", "common.status": "Status",
-    "common.actions": "Actions", "common.created": "Created",
-    // datasets
-    "ds.upload": "Upload a dataset", "ds.upload.hint": "Alpaca, ShareGPT or OpenAI messages; .json or .jsonl; up to {mb} MB.",
-    "ds.upload.button": "Upload", "ds.uploading": "Uploading and checking…", "ds.uploaded": "Uploaded {name}: {n} samples ({format}).",
-    "ds.renamed": "A different file already had that name; saved as {name}.",
-    "ds.list": "Your datasets", "ds.examples": "Bundled examples", "ds.select": "Choose a dataset to see it.",
-    "ds.format": "Format", "ds.samples": "Samples", "ds.turns": "Assistant turns", "ds.multiturn": "Multi-turn",
-    "ds.categories": "Categories", "ds.duplicates": "Exact duplicates", "ds.short": "Very short answers",
-    "ds.lengths": "Lengths", "ds.length": "length", "ds.chars.prompt": "prompt chars", "ds.chars.response": "answer chars",
-    "ds.tokens.prompt": "prompt tokens", "ds.tokens.response": "answer tokens", "ds.tokens.total": "total tokens",
-    "ds.tokens.sum": "Tokens in all samples", "ds.tokens.model": "Token counts with {model}",
-    "ds.truncated": "Cut at max length", "ds.zero": "Nothing to train on", "ds.preview": "Preview (first {n})",
-    "ds.col.index": "#", "ds.col.category": "category", "ds.col.prompt": "prompt", "ds.col.response": "answer",
-    "ds.findings": "Plan findings with default settings", "ds.use": "Train on this dataset", "ds.delete": "Delete",
-    "ds.delete.confirm": "Delete dataset {name}?", "ds.problems": "{total} problem(s) in the file; nothing was saved.",
-    // datasets: expand (static/expand.js)
-    "ds.expand": "Expand", "ex.title": "Expand",
-    "ex.intro": "Grow the dataset with reworded questions and answer variants, filtered, plus held-out probes the samples stay away from. Review them, keep the good ones and save them as a new dataset; this one stays as it is.",
-    "ex.target": "Target samples (seeds included)", "ex.holdout": "Held-out probes", "ex.seed": "Seed", "ex.keepout": "Keep away from these probes", "ex.keepout.none": "(none)",
-    "ex.method": "Method", "ex.method.templates": "Templates (offline)", "ex.method.model": "Model (OpenAI-compatible server)",
-    "ex.answers": "Answers", "ex.answers.keep": "Each question keeps its seed's answer", "ex.answers.rotate": "Also rotate answers within a category",
-    "ex.markers": "Persona markers (comma-separated; answers without one are dropped)", "ex.markers.ph": "e.g. 俺老孙,嘿嘿",
-    "ex.endpoint": "Server URL", "ex.model": "Model name", "ex.preview": "Preview", "ex.running": "Generating…",
-    "ex.samples": "samples before → after", "ex.probes": "held-out probes", "ex.tried": "candidates tried",
-    "ex.rejected": "rejected by the filters", "ex.kept": "accepted", "ex.keeping": "Keeping {k} of {n}",
-    "ex.cats": "Categories", "ex.col.before": "before", "ex.col.after": "after", "ex.col.accepted": "accepted",
-    "ex.col.probes": "probes", "ex.filters": "Filters", "ex.col.filter": "filter", "ex.col.rejected": "rejected",
-    "ex.filter.empty": "empty", "ex.filter.too_long": "answer too long", "ex.filter.wrong_language": "wrong language",
-    "ex.filter.no_marker": "no persona marker", "ex.filter.exact_duplicate": "exact duplicate",
-    "ex.filter.probe_leak": "close to a held-out probe", "ex.filter.near_duplicate": "near duplicate",
-    "ex.acceptAll": "Accept all", "ex.discardAll": "Discard all", "ex.acceptCat": "accept category", "ex.discardCat": "discard category",
-    "ex.col.keep": "keep", "ex.col.origin": "source", "ex.origin.seed": "seed", "ex.origin.template": "reworded", "ex.origin.model": "model",
-    "ex.probes.list": "Held-out probes ({n}), saved beside the dataset", "ex.col.expect": "facts a right answer names",
-    "ex.saveas": "Save as", "ex.save": "Save as a new dataset", "ex.saving": "Saving…",
-    "ex.saved": "Saved {name}: {n} samples.", "ex.saved.probes": "Probes saved as {probes}, chosen on the train page.",
-    "ex.none": "Nothing accepted: keep at least one sample.",
-    // train
-    "tr.title": "Train a LoRA adapter", "tr.name": "Run name", "tr.name.ph": "automatic (run-date-time)",
-    "tr.model": "Base model", "tr.model.hint": "embedded default, a model found on this machine (ollama:NAME, hf:ORG/NAME, modelscope:ORG/NAME, lmstudio:NAME), a local folder, a .gguf file or a hub id (org/name)",
-    // model pickers (static/models.js)
-    "mp.found": "Models on this machine", "mp.choose": "— choose one, or type below —", "mp.group.embedded": "Embedded",
-    "mp.group.ollama": "Ollama", "mp.group.hf": "Hugging Face cache", "mp.group.modelscope": "ModelScope cache",
-    "mp.group.lmstudio": "LM Studio", "mp.group.cached": "Converted before", "mp.loading": "Loading {model}…",
-    "mp.loaded": "Chatting with {model}", "mp.notloaded": "loaded with the first message", "ch.model": "Base model to chat with",
-    "tr.data": "Dataset", "tr.probes": "Held-out probes", "tr.probes.none": "(none)",
-    "tr.epochs": "Epochs", "tr.batch": "Batch size", "tr.accum": "Gradient accumulation", "tr.lr": "Learning rate",
-    "tr.r": "LoRA rank", "tr.alpha": "LoRA alpha", "tr.maxlen": "Max length (tokens)", "tr.targets": "Target modules",
-    "tr.targets.ph": "default: attention projections", "tr.evalsplit": "Eval split", "tr.doctor": "Run the doctor afterwards",
-    "tr.force": "Train even with error findings", "tr.start": "Start training", "tr.plan": "Plan",
-    "tr.plan.spe": "Steps per epoch", "tr.plan.total": "Total steps", "tr.plan.eff": "Effective batch",
-    "tr.plan.train": "Training samples", "tr.plan.tokens": "Tokens per epoch", "tr.plan.cov": "Label coverage",
-    "tr.plan.params": "Trainable parameters", "tr.plan.time": "Estimated time", "tr.plan.device": "Device",
-    "tr.plan.updating": "updating…", "tr.plan.ok": "No findings: the plan looks healthy.",
-    "tr.gpumem": "GPU memory", "tr.gpumem.ph": "e.g. 24GB (default: the detected GPU)", "tr.quant4": "4-bit base (QLoRA, bitsandbytes)",
-    "tr.mem.title": "Memory at the peak of a step", "tr.mem.cuda": "per GPU", "tr.mem.cpu": "added to RAM (CPU)",
-    "tr.mem.weights": "Weights", "tr.mem.lora": "LoRA + optimizer", "tr.mem.act": "Activations", "tr.mem.logits": "Logits",
-    "tr.mem.overhead": "CUDA overhead (estimated)", "tr.mem.total": "Total", "tr.mem.fits": "fits in {budget}",
-    "tr.mem.nofit": "does NOT fit in {budget}", "tr.mem.ckpt": "gradient checkpointing on", "tr.mem.auto": "automatic: {why}",
-    "tr.job": "Current job", "tr.jobs": "Jobs", "tr.cancel": "Cancel", "tr.cancel.again": "Kill now",
-    "tr.resume": "Resume", "tr.view": "View", "tr.nojob": "No job yet. Fill in the form and start.",
-    "tr.step": "step {step} / {total}", "tr.log": "Log (last lines)",
-    "chart.loss": "Loss", "chart.eval": "Eval loss", "chart.lr": "Learning rate", "chart.tps": "Tokens / s",
-    "status.queued": "queued", "status.running": "running", "status.done": "done", "status.failed": "failed",
-    "status.cancelled": "cancelled", "status.doctor": "training done; doctor running",
-    "status.stopping": "stopping after this step…",
-    // train: tune (static/tune.js)
-    "tune.start": "Tune", "tune.budget": "Tune budget", "tune.budget.hint": "time for all trials, e.g. 15m, 90s, 1h30m",
-    "tune.max": "Max trials",
-    "tune.hint": "Tune tries the recommended recipe, then one change at a time (double the learning rate, attention only, no general replay, half the learning rate), each as a short run within the budget; scores each on the held-out probes and keeps the best as an adapter. Needs held-out probes.",
-    "tune.trials": "Trials", "tune.col.trial": "trial", "tune.col.settings": "settings", "tune.col.voice": "voice",
-    "tune.col.facts": "facts", "tune.col.retention": "retention", "tune.col.score": "score", "tune.col.best": "best",
-    "tune.set.epochs": "epochs", "tune.set.lr": "lr", "tune.set.mix_general": "general replay", "tune.attention": "attention only",
-    "tune.status.skipped": "skipped", "tune.status.refused": "refused", "tune.status.failed": "failed", "tune.status.stopped": "stopped", "tune.note.skipped": "needs about {s} s, more than the budget had left",
-    "tune.training": "training: step {step} / {total}", "tune.scoring": "scoring on the held-out probes…",
-    "tune.progress": "{done} of at most {max} trials done (budget {budget}).",
-    "tune.best": "Best: {trial} (score {score}), kept as adapter {name}.", "tune.chat": "Chat with it",
-    "tune.none": "No trial was scored, so there is nothing to keep: see the log (give a larger budget, or tick 'Train even with error findings').",
-    "tune.weights": "score = 0.3 × voice + 0.4 × facts + 0.3 × retention, over the numbers measured; ★ the best",
-    // adapters
-    "ad.title": "Adapters", "ad.scan": "Scan runs folder", "ad.empty": "No finished adapters yet. Train one first.",
-    "ad.base": "Base model", "ad.config": "r / alpha / epochs", "ad.steps": "Steps", "ad.loss": "Final loss",
-    "ad.eval": "Eval loss", "ad.verdict": "Doctor", "ad.activate": "Activate", "ad.active": "active",
-    "ad.rename": "Rename", "ad.delete": "Delete", "ad.download": "Zip", "ad.merge": "Merge",
-    "ad.doctor": "Report", "ad.usebase": "Use base model (no adapter)", "ad.rename.prompt": "New name for {name}:",
-    "ad.delete.confirm": "Delete adapter {name} and its whole run folder? This cannot be undone.",
-    "ad.merged": "Merged into {path}", "ad.merging": "Merging {name} into its base model…",
-    "ad.activated": "{name} is active.", "ad.engine": "Engine: {model} · active: {active}",
-    "ad.export": "Export", "ad.export.title": "Export {name}",
-    "ad.export.hint": "Writes the adapter for llama.cpp, Ollama, LM Studio or transformers, then reloads it and checks that it answers the held-out probes as the adapter does.",
-    "ad.export.format": "Format", "ad.export.quant": "Precision", "ad.export.adapter_only": "Base GGUF + LoRA GGUF (ADAPTER line) instead of one merged file",
-    "ad.export.f.gguf": "GGUF (llama.cpp, LM Studio)", "ad.export.f.gguf_lora": "LoRA GGUF only (llama.cpp --lora)",
-    "ad.export.f.ollama": "Ollama folder (GGUF + Modelfile)", "ad.export.f.merged": "Merged Hugging Face folder (transformers, vLLM)",
-    "ad.export.start": "Start export", "ad.export.stage": "{pct}% · {stage}", "ad.export.ok": "ok", "ad.export.bad": "off",
-    "ad.export.check": "{target} in {consumer}: greedy answers {eq}/{n} equal, mean |Δlogit| {dl}, KL {kl} nats, top-1 {top1}%",
-    "ad.export.done": "Exported and checked: it reproduces the adapter.", "ad.export.failed": "Written, but the check failed: it does not reproduce the adapter. Do not ship it.",
-    "ad.export.download": "Download", "ad.export.run": "Then, in the unpacked folder:", "err.export_failed": "Export failed",
-    // chat
-    "ch.title": "Chat", "ch.adapter": "Adapter", "ch.active": "(active: {name})", "ch.base": "base model",
-    "ch.system": "System prompt", "ch.system.ph": "optional", "ch.compare": "Base and adapter side by side",
-    "ch.maxnew": "Max new tokens", "ch.temp": "Temperature", "ch.topp": "Top-p", "ch.seed": "Seed",
-    "ch.prompt.ph": "Type a message… (Ctrl+Enter to send)", "ch.send": "Send", "ch.clear": "Clear",
-    "ch.probes": "Run held-out probes", "ch.probes.running": "Probe {i} / {n}…", "ch.probes.col.prompt": "probe",
-    "ch.probes.col.base": "base", "ch.probes.col.adapter": "adapter", "ch.probes.summary": "Fact hits: base {b}, adapter {a} of {n}; persona markers: base {mb}, adapter {ma}",
-    "ch.you": "You", "ch.empty": "(empty answer: only whitespace or an end token)", "ch.col.base": "Base", "ch.col.adapter": "Adapter: {name}",
-    // doctor
-    "dr.title": "Doctor", "dr.run": "Run", "dr.run.button": "Run the doctor", "dr.none": "No doctor report for this run yet.",
-    "dr.verdict": "Verdict", "dr.findings": "Findings", "dr.evidence": "Evidence", "dr.effect": "Effect numbers",
-    "dr.generations": "Base versus adapter", "dr.running": "The doctor is running…", "dr.raw": "Full report (JSON)",
-    "verdict.learned": "learned", "verdict.not_learned": "not learned", "verdict.partial": "partly learned",
-    "verdict.inconclusive": "inconclusive",
-    // errors by code
-    "err.not_found": "Not found", "err.method_not_allowed": "Method not allowed", "err.invalid_request": "Invalid request",
-    "err.data_error": "The dataset has problems", "err.config_error": "Invalid training options",
-    "err.model_error": "Model problem", "err.run_error": "Run problem", "err.plan_refused": "Training refused by the preflight check",
-    "err.conflict": "Name already taken", "err.too_large": "File too large", "err.unauthorized": "Access token needed",
-    "err.internal_error": "Internal server error", "err.busy": "Busy", "err.no_probes": "No held-out probes",
-    "err.read_only": "Read-only", "err.confirm_mismatch": "Confirmation did not match", "err.run_incomplete": "Run not finished",
-    "err.generation_failed": "Generation failed", "err.studio_error": "Problem", "err.network": "Cannot reach the server",
-    "err.endpoint_failed": "The model server failed", "err.probe_leak": "A kept sample is close to a held-out probe",
-  },
-  "zh-CN": {
-    "app.title": "LoRA 工作室",
-    "nav.datasets": "数据集", "nav.train": "训练", "nav.adapters": "适配器", "nav.chat": "对话", "nav.doctor": "诊断",
-    "lang.switch": "English",
-    "common.loading": "加载中…", "common.none": "无", "common.close": "关闭", "common.yes": "是", "common.no": "否",
-    "common.error": "错误", "common.fix": "解决办法", "common.details": "详情", "common.record": "记录", "common.field": "字段",
-    "common.message": "说明", "common.refresh": "刷新", "common.name": "名称", "common.status": "状态",
-    "common.actions": "操作", "common.created": "创建时间",
-    "ds.upload": "上传数据集", "ds.upload.hint": "支持 Alpaca、ShareGPT 或 OpenAI messages 格式；.json 或 .jsonl；最大 {mb} MB。",
-    "ds.upload.button": "上传", "ds.uploading": "正在上传并检查…", "ds.uploaded": "已上传 {name}：{n} 条样本（{format}）。",
-    "ds.renamed": "已有同名但内容不同的文件，已另存为 {name}。",
-    "ds.list": "我的数据集", "ds.examples": "内置示例", "ds.select": "选择一个数据集查看详情。",
-    "ds.format": "格式", "ds.samples": "样本数", "ds.turns": "助手回复数", "ds.multiturn": "多轮对话",
-    "ds.categories": "类别", "ds.duplicates": "完全重复", "ds.short": "过短的回答",
-    "ds.lengths": "长度", "ds.length": "长度", "ds.chars.prompt": "提问字符数", "ds.chars.response": "回答字符数",
-    "ds.tokens.prompt": "提问 token 数", "ds.tokens.response": "回答 token 数", "ds.tokens.total": "总 token 数",
-    "ds.tokens.sum": "全部样本的 token 数", "ds.tokens.model": "按 {model} 的分词器统计",
-    "ds.truncated": "超出最大长度被截断", "ds.zero": "没有可训练的内容", "ds.preview": "预览（前 {n} 条）",
-    "ds.col.index": "序号", "ds.col.category": "类别", "ds.col.prompt": "提问", "ds.col.response": "回答",
-    "ds.findings": "默认设置下的训练计划检查", "ds.use": "用这个数据集训练", "ds.delete": "删除",
-    "ds.delete.confirm": "删除数据集 {name}？", "ds.problems": "文件中有 {total} 处问题；未保存。",
-    // 数据集：扩充（static/expand.js）
-    "ds.expand": "扩充", "ex.title": "扩充",
-    "ex.intro": "用改写的问题和答案变体扩充数据集（经过过滤），并留出样本不会靠近的测试问题。逐条检查，保留好的，另存为新数据集；原数据集保持不变。",
-    "ex.target": "目标样本数（含原始样本）", "ex.holdout": "留出测试问题数", "ex.seed": "随机种子", "ex.keepout": "避开这些测试问题", "ex.keepout.none": "（无）",
-    "ex.method": "方法", "ex.method.templates": "模板改写（离线）", "ex.method.model": "模型生成（兼容 OpenAI 接口的服务）",
-    "ex.answers": "答案", "ex.answers.keep": "每个问题沿用原样本的答案", "ex.answers.rotate": "同一分类内轮换使用答案",
-    "ex.markers": "人设标记词（逗号分隔；不含任何标记词的答案会被过滤）", "ex.markers.ph": "例如 俺老孙,嘿嘿",
-    "ex.endpoint": "服务地址", "ex.model": "模型名", "ex.preview": "预览", "ex.running": "生成中…",
-    "ex.samples": "样本数：扩充前 → 扩充后", "ex.probes": "留出测试问题", "ex.tried": "尝试的候选",
-    "ex.rejected": "被过滤掉", "ex.kept": "已接受", "ex.keeping": "保留 {k} / {n} 条",
-    "ex.cats": "分类", "ex.col.before": "扩充前", "ex.col.after": "扩充后", "ex.col.accepted": "已接受",
-    "ex.col.probes": "测试问题", "ex.filters": "过滤器", "ex.col.filter": "过滤器", "ex.col.rejected": "过滤掉",
-    "ex.filter.empty": "内容为空", "ex.filter.too_long": "答案过长", "ex.filter.wrong_language": "语言不符",
-    "ex.filter.no_marker": "缺少人设标记词", "ex.filter.exact_duplicate": "完全重复",
-    "ex.filter.probe_leak": "与留出测试问题过近", "ex.filter.near_duplicate": "近似重复",
-    "ex.acceptAll": "全部接受", "ex.discardAll": "全部舍弃", "ex.acceptCat": "接受本类", "ex.discardCat": "舍弃本类",
-    "ex.col.keep": "保留", "ex.col.origin": "来源", "ex.origin.seed": "原始", "ex.origin.template": "模板改写", "ex.origin.model": "模型生成",
-    "ex.probes.list": "留出测试问题（{n} 条），与数据集一起保存", "ex.col.expect": "正确答案应提到的事实",
-    "ex.saveas": "另存为", "ex.save": "保存为新数据集", "ex.saving": "保存中…",
-    "ex.saved": "已保存 {name}：{n} 条样本。", "ex.saved.probes": "测试问题已保存为 {probes}，并已在训练页选中。",
-    "ex.none": "没有接受任何样本：请至少保留一条。",
-    "tr.title": "训练 LoRA 适配器", "tr.name": "运行名称", "tr.name.ph": "自动（run-日期-时间）",
-    "tr.model": "基础模型", "tr.model.hint": "内置默认模型、本机已有的模型（ollama:名称、hf:组织/名称、modelscope:组织/名称、lmstudio:名称）、本地文件夹、.gguf 文件或 Hub 模型 ID（组织/名称）",
-    // 模型选择（static/models.js）
-    "mp.found": "本机已有的模型", "mp.choose": "— 选择一个，或在下方输入 —", "mp.group.embedded": "内置",
-    "mp.group.ollama": "Ollama", "mp.group.hf": "Hugging Face 缓存", "mp.group.modelscope": "魔搭 ModelScope 缓存",
-    "mp.group.lmstudio": "LM Studio", "mp.group.cached": "之前转换过的", "mp.loading": "正在加载 {model}…",
-    "mp.loaded": "当前对话模型：{model}", "mp.notloaded": "发送第一条消息时加载", "ch.model": "对话使用的基础模型",
-    "tr.data": "数据集", "tr.probes": "留出测试问题（probes）", "tr.probes.none": "（无）",
-    "tr.epochs": "训练轮数", "tr.batch": "批大小", "tr.accum": "梯度累积", "tr.lr": "学习率",
-    "tr.r": "LoRA 秩", "tr.alpha": "LoRA alpha", "tr.maxlen": "最大长度（token）", "tr.targets": "目标模块",
-    "tr.targets.ph": "默认：注意力投影层", "tr.evalsplit": "验证集比例", "tr.doctor": "训练后运行诊断",
-    "tr.force": "即使有错误级检查结果也训练", "tr.start": "开始训练", "tr.plan": "训练计划",
-    "tr.plan.spe": "每轮步数", "tr.plan.total": "总步数", "tr.plan.eff": "有效批大小",
-    "tr.plan.train": "训练样本", "tr.plan.tokens": "每轮 token 数", "tr.plan.cov": "标签覆盖率",
-    "tr.plan.params": "可训练参数", "tr.plan.time": "预计时间", "tr.plan.device": "设备",
-    "tr.plan.updating": "更新中…", "tr.plan.ok": "没有发现问题：计划看起来没问题。",
-    "tr.gpumem": "显存", "tr.gpumem.ph": "如 24GB（默认：检测到的 GPU）", "tr.quant4": "4 位量化基础模型（QLoRA，bitsandbytes）",
-    "tr.mem.title": "训练一步的峰值内存", "tr.mem.cuda": "每块 GPU", "tr.mem.cpu": "进程内存增量（CPU）",
-    "tr.mem.weights": "模型权重", "tr.mem.lora": "LoRA 参数与优化器", "tr.mem.act": "激活值", "tr.mem.logits": "输出 logits",
-    "tr.mem.overhead": "CUDA 开销（估计）", "tr.mem.total": "合计", "tr.mem.fits": "可放入 {budget}",
-    "tr.mem.nofit": "放不进 {budget}", "tr.mem.ckpt": "已开启梯度检查点", "tr.mem.auto": "自动：{why}",
-    "tr.job": "当前任务", "tr.jobs": "任务列表", "tr.cancel": "取消", "tr.cancel.again": "立即终止",
-    "tr.resume": "继续训练", "tr.view": "查看", "tr.nojob": "还没有任务。填写表单后开始训练。",
-    "tr.step": "第 {step} / {total} 步", "tr.log": "日志（最后几行）",
-    "chart.loss": "损失", "chart.eval": "验证损失", "chart.lr": "学习率", "chart.tps": "每秒 token 数",
-    "status.queued": "排队中", "status.running": "训练中", "status.done": "已完成", "status.failed": "失败",
-    "status.cancelled": "已取消", "status.doctor": "训练完成，正在诊断", "status.stopping": "本步结束后停止…",
-    "tune.start": "自动调参", "tune.budget": "调参时间预算", "tune.budget.hint": "所有尝试的总时间，如 15m、90s、1h30m",
-    "tune.max": "最多尝试次数",
-    "tune.hint": "自动调参先用推荐配方，再每次只改一处（学习率加倍、只训练注意力层、不混入通用数据、学习率减半），在时间预算内逐个短训练；每次用留出测试问题打分，把最好的保存为适配器。需要选择留出测试问题。",
-    "tune.trials": "尝试记录", "tune.col.trial": "尝试", "tune.col.settings": "设置", "tune.col.voice": "语气",
-    "tune.col.facts": "事实", "tune.col.retention": "通用能力保持", "tune.col.score": "得分", "tune.col.best": "最佳",
-    "tune.set.epochs": "轮数", "tune.set.lr": "学习率", "tune.set.mix_general": "通用数据混入", "tune.attention": "仅注意力层",
-    "tune.status.skipped": "已跳过", "tune.status.refused": "被拒绝", "tune.status.failed": "失败", "tune.status.stopped": "已中止", "tune.note.skipped": "预计需要约 {s} 秒，超过了剩余的时间预算",
-    "tune.training": "训练中：第 {step} / {total} 步", "tune.scoring": "正在用留出测试问题打分…",
-    "tune.progress": "已完成 {done} 次尝试，最多 {max} 次（时间预算 {budget}）。",
-    "tune.best": "最佳：{trial}（得分 {score}），已保存为适配器 {name}。", "tune.chat": "和它对话",
-    "tune.none": "没有一次尝试得到分数，没有可保存的结果：请看日志（加大时间预算，或勾选“即使有错误级检查结果也训练”）。",
-    "tune.weights": "得分 = 0.3 × 语气 + 0.4 × 事实 + 0.3 × 通用能力保持（只计已测到的项）；★ 为最佳",
-    "ad.title": "适配器", "ad.scan": "扫描 LoRA 模型", "ad.empty": "还没有训练完成的适配器。先去训练一个。",
-    "ad.base": "基础模型", "ad.config": "秩 / alpha / 轮数", "ad.steps": "步数", "ad.loss": "最终损失",
-    "ad.eval": "验证损失", "ad.verdict": "诊断结论", "ad.activate": "激活", "ad.active": "已激活",
-    "ad.rename": "重命名", "ad.delete": "删除", "ad.download": "下载 zip", "ad.merge": "合并",
-    "ad.doctor": "报告", "ad.usebase": "使用基础模型（不加适配器）", "ad.rename.prompt": "{name} 的新名称：",
-    "ad.delete.confirm": "删除适配器 {name} 及其整个运行文件夹？此操作无法撤销。",
-    "ad.merged": "已合并到 {path}", "ad.merging": "正在把 {name} 合并进基础模型…",
-    "ad.activated": "{name} 已激活。", "ad.engine": "引擎：{model} · 当前：{active}",
-    "ad.export": "导出", "ad.export.title": "导出 {name}",
-    "ad.export.hint": "把适配器导出给 llama.cpp、Ollama、LM Studio 或 transformers 使用；写完后重新加载，检查它对留出测试问题的回答与适配器一致。",
-    "ad.export.format": "格式", "ad.export.quant": "精度", "ad.export.adapter_only": "基础模型 GGUF + LoRA GGUF（ADAPTER 行），而不是合并成一个文件",
-    "ad.export.f.gguf": "GGUF（llama.cpp、LM Studio）", "ad.export.f.gguf_lora": "仅 LoRA GGUF（llama.cpp --lora）",
-    "ad.export.f.ollama": "Ollama 文件夹（GGUF + Modelfile）", "ad.export.f.merged": "合并后的 Hugging Face 文件夹（transformers、vLLM）",
-    "ad.export.start": "开始导出", "ad.export.stage": "{pct}% · {stage}", "ad.export.ok": "一致", "ad.export.bad": "不一致",
-    "ad.export.check": "{target}（{consumer}）：贪心回答 {eq}/{n} 相同，平均 |Δlogit| {dl}，KL {kl} nats，top-1 一致 {top1}%",
-    "ad.export.done": "已导出并通过检查：与适配器一致。", "ad.export.failed": "文件已写出，但检查未通过：与适配器不一致，请勿使用。",
-    "ad.export.download": "下载", "ad.export.run": "然后在解压后的文件夹中运行：", "err.export_failed": "导出失败",
-    "ch.title": "对话测试", "ch.adapter": "适配器", "ch.active": "（当前激活：{name}）", "ch.base": "基础模型",
-    "ch.system": "系统提示词", "ch.system.ph": "可选", "ch.compare": "基础模型与适配器并排对比",
-    "ch.maxnew": "最多生成 token 数", "ch.temp": "温度", "ch.topp": "Top-p", "ch.seed": "随机种子",
-    "ch.prompt.ph": "输入消息…（Ctrl+Enter 发送）", "ch.send": "发送", "ch.clear": "清空",
-    "ch.probes": "运行留出测试问题", "ch.probes.running": "第 {i} / {n} 个测试问题…", "ch.probes.col.prompt": "测试问题",
-    "ch.probes.col.base": "基础模型", "ch.probes.col.adapter": "适配器", "ch.probes.summary": "答中事实：基础模型 {b}，适配器 {a}，共 {n}；人设标记：基础模型 {mb}，适配器 {ma}",
-    "ch.you": "你", "ch.empty": "（空回答：只生成了空白或结束符）", "ch.col.base": "基础模型", "ch.col.adapter": "适配器：{name}",
-    "dr.title": "诊断", "dr.run": "运行", "dr.run.button": "运行诊断", "dr.none": "这个运行还没有诊断报告。",
-    "dr.verdict": "结论", "dr.findings": "发现的问题", "dr.evidence": "证据", "dr.effect": "效果数据",
-    "dr.generations": "基础模型与适配器的回答对比", "dr.running": "正在诊断…", "dr.raw": "完整报告（JSON）",
-    "verdict.learned": "已学会", "verdict.not_learned": "没学会", "verdict.partial": "部分学会",
-    "verdict.inconclusive": "无法判断",
-    "err.not_found": "未找到", "err.method_not_allowed": "不支持该方法", "err.invalid_request": "请求参数无效",
-    "err.data_error": "数据集有问题", "err.config_error": "训练参数无效",
-    "err.model_error": "模型有问题", "err.run_error": "运行有问题", "err.plan_refused": "训练前检查未通过，已拒绝训练",
-    "err.conflict": "名称已被占用", "err.too_large": "文件过大", "err.unauthorized": "需要访问令牌",
-    "err.internal_error": "服务器内部错误", "err.busy": "正忙", "err.no_probes": "没有留出测试问题",
-    "err.read_only": "只读", "err.confirm_mismatch": "确认内容不一致", "err.run_incomplete": "运行尚未完成",
-    "err.generation_failed": "生成失败", "err.studio_error": "问题", "err.network": "无法连接服务器",
-    "err.endpoint_failed": "模型服务出错", "err.probe_leak": "保留的样本与留出测试问题过于相近",
-  },
-};
+const I18N = { lang: "zh", messages: {}, en: {} };
 
 function pickLang() {
   const saved = localStorage.getItem("lorastudio.lang");
-  if (saved && MESSAGES[saved]) return saved;
+  if (saved === "en" || saved === "zh") return saved;
   const langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
-  return String(langs[0]).toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+  return String(langs[0]).toLowerCase().startsWith("zh") ? "zh" : "en";
 }
 
 let LANG = pickLang();
 
-function t(key, vars) {
-  let s = (MESSAGES[LANG] && MESSAGES[LANG][key]) || MESSAGES.en[key] || key;
-  if (vars) for (const [k, v] of Object.entries(vars)) s = s.split("{" + k + "}").join(String(v));
-  return s;
+async function loadCatalogue(lang) {
+  const get = async (l) => {
+    const r = await fetch(`/api/i18n/${l}`);
+    if (!r.ok) throw new Error(`catalogue ${l}: ${r.status}`);
+    return r.json();
+  };
+  const [messages, en] = await Promise.all([get(lang), lang === "en" ? null : get("en")]);
+  I18N.lang = lang; I18N.messages = messages; I18N.en = en || messages;
+}
+
+function fmtValue(v, percent) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "boolean") return t(v ? "common.yes" : "common.no");
+  if (Array.isArray(v)) return v.map((x) => fmtValue(x)).join(", ");
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}: ${fmtValue(x)}`).join(", ");
+  if (typeof v !== "number") return String(v);
+  if (percent) {
+    const p = 100 * v;
+    return (Math.abs(p) > 0 && Math.abs(p) < 10 && p !== Math.round(p)) ? p.toFixed(1) + "%" : p.toFixed(0) + "%";
+  }
+  if (!isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return fmtG(v);
+}
+
+// Python's "{:.4g}": 4 significant digits, exponent form below 1e-4 and from 1e4.
+function fmtG(v) {
+  if (v === 0) return "0";
+  const exp = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(4)))));
+  if (exp < -4 || exp >= 4) {
+    let [m, e] = v.toExponential(3).split("e");
+    m = m.replace(/\.?0+$/, "");
+    const n = Number(e);
+    return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+  }
+  return v.toFixed(Math.max(0, 3 - exp)).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+
+function fieldRef(name) {
+  const label = I18N.messages["field." + name] || I18N.en["field." + name] || name;
+  return I18N.lang === "zh" ? `「${label}」` : `“${label}”`;
+}
+
+const PLACEHOLDER = /\{(@?)([A-Za-z_][A-Za-z0-9_.]*)(?::(%))?\}/g;
+
+function renderTemplate(template, params, wrap) {
+  params = params || {};
+  wrap = wrap || ((x) => x);
+  const present = (text) => [...text.matchAll(PLACEHOLDER)].every((m) => m[1] || (params[m[2]] !== undefined && params[m[2]] !== null));
+  const text = template.replace(/\[\[([\s\S]*?)\]\]/g, (all, inner) => (present(inner) ? inner : ""));
+  return text.replace(PLACEHOLDER, (all, at, name, spec) => {
+    if (at) return fieldRef(name);
+    return name in params ? wrap(fmtValue(params[name], spec === "%")) : all;
+  });
+}
+
+function has(key) { return key in I18N.messages || key in I18N.en; }
+
+// The message `key` as plain text (backticks kept off), English when the language lacks it.
+function t(key, params) {
+  const template = I18N.messages[key] !== undefined ? I18N.messages[key] : (I18N.en[key] !== undefined ? I18N.en[key] : key);
+  return renderTemplate(template, params).replace(/`([^`]*)`/g, "$1");
+}
+
+// The same as HTML: escaped, with `x` as <code>x</code>, and each parameter (a number, a name,
+// the user's value) in a <span class="param">: data, not the catalogue's words.
+function tHTML(key, params) {
+  const template = I18N.messages[key] !== undefined ? I18N.messages[key] : (I18N.en[key] !== undefined ? I18N.en[key] : key);
+  const escd = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  return escd(renderTemplate(template, params, (v) => `\u0001${v}\u0002`))
+    .replace(/`([^`]*)`/g, "<code>$1</code>").replace(/\u0001/g, '<span class="param">').replace(/\u0002/g, "</span>");
 }
 
 function applyI18n(root) {
-  document.documentElement.lang = LANG;
+  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
   (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   (root || document).querySelectorAll("[data-i18n-ph]").forEach((el) => { el.placeholder = t(el.dataset.i18nPh); });
   (root || document).querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = t(el.dataset.i18nTitle); });
   document.title = t("app.title");
 }
 
-function setLang(lang) {
+async function setLang(lang) {
+  await loadCatalogue(lang);
   LANG = lang;
   localStorage.setItem("lorastudio.lang", lang);
   applyI18n();

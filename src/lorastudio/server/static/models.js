@@ -2,7 +2,7 @@
 // models converted before, and every chat model found on this machine (Ollama, the Hugging Face
 // and ModelScope caches, LM Studio). Train: choosing one fills the model field (which still
 // takes a folder, a .gguf file or a hub id). Chat: choosing one loads it as the base to chat
-// with (POST /api/engine/load). Uses app.js's helpers and i18n.js's t(); loaded after both.
+// with (POST /api/engine/load). Uses common.js's helpers and i18n.js's t(); loaded after both.
 "use strict";
 
 const MODELS = { data: null };
@@ -74,10 +74,10 @@ MODELS.switchChat = async function () {
   if (!model) return;
   sel.disabled = true;
   $("#ch-error").innerHTML = "";
-  $("#ch-model-state").textContent = t("mp.loading", { model });
+  $("#ch-model-state").innerHTML = tHTML("mp.loading", { model });
   try {
     const engine = await api("POST", "/api/engine/load", { model });
-    $("#ch-model-state").textContent = t("mp.loaded", { model: engine.model });
+    $("#ch-model-state").innerHTML = tHTML("mp.loaded", { model: engine.model });
     CHAT.clear();
     await CHAT.loadAdapters();
   } catch (e) {

@@ -24,39 +24,48 @@ TUNE.start = async function () {
 
 TUNE.pct = (x) => (x === null || x === undefined ? "—" : Math.round(100 * x) + "%");
 
+// A trial's settings as HTML: labels in the page's language, values (and module names) as they are.
 TUNE.settings = function (s) {
   return Object.entries(s || {}).map(([k, v]) => {
-    if (k === "target_modules") return v ? [].concat(v).join(",") : t("tune.attention");
-    const label = t("tune.set." + k) === "tune.set." + k ? k : t("tune.set." + k);
-    return `${label} ${v}`;
+    if (k === "target_modules") return v ? `<code>${esc([].concat(v).join(","))}</code>` : esc(t("tune.attention"));
+    const label = has("tune.set." + k) ? esc(t("tune.set." + k)) : `<code>${esc(k)}</code>`;
+    return `${label} <span class="param">${esc(v)}</span>`;
   }).join(" · ");
 };
 
-// A skipped trial's reason in the page's language; refusals and failures keep the tool's own words.
-TUNE.note = (r) => (r.status === "skipped" && r.estimated_seconds ? t("tune.note.skipped", { s: Math.round(r.estimated_seconds) }) : r.note);
+// A trial's reason in the page's language: a skip by its time, a refusal by its findings' codes;
+// a failure keeps the tool's own words (shown apart, as the server wrote them).
+TUNE.noteHTML = function (r) {
+  if (r.status === "skipped" && r.estimated_seconds) return tHTML("tune.note.skipped", { s: Math.round(r.estimated_seconds) });
+  if (r.status === "refused") {
+    const codes = [...new Set(String(r.note || "").match(/\b[A-Z][A-Z_]{3,}\b/g) || [])];
+    return esc(t("tune.note.refused")) + " " + codes.map((c) => `<code>${esc(c)}</code>`).join(" ");
+  }
+  return r.note ? `<span class="core-text">${esc(r.note)}</span>` : "";
+};
 
 TUNE.row = function (r) {
   const score = r.score === null || r.score === undefined ? "—" : r.score.toFixed(3);
   const why = r.status === "done" ? "" : ` <span class="badge ${esc(r.status)}">${esc(t("tune.status." + r.status))}</span>` +
-    (TUNE.note(r) ? `<div class="hint">${esc(TUNE.note(r))}</div>` : "");
-  return `<tr data-trial="${esc(r.name)}" class="${r.best ? "best" : ""}"><td>${esc(r.name)}</td>
-    <td class="text">${esc(TUNE.settings(r.settings))}${why}</td><td>${TUNE.pct(r.voice)}</td><td>${TUNE.pct(r.facts)}</td>
+    (TUNE.noteHTML(r) ? `<div class="hint">${TUNE.noteHTML(r)}</div>` : "");
+  return `<tr data-trial="${esc(r.name)}" class="${r.best ? "best" : ""}"><td class="file-name">${esc(r.name)}</td>
+    <td class="text">${TUNE.settings(r.settings)}${why}</td><td>${TUNE.pct(r.voice)}</td><td>${TUNE.pct(r.facts)}</td>
     <td>${TUNE.pct(r.retention)}</td><td>${score}</td><td class="star">${r.best ? "★" : ""}</td></tr>`;
 };
 
 TUNE.current = function (c) {
   const what = c.phase === "scoring" ? t("tune.scoring") : t("tune.training", { step: c.step || 0, total: c.total_steps || "?" });
-  return `<tr class="current" data-current="${esc(c.trial)}"><td>${esc(c.trial)}</td><td colspan="6" class="hint">${esc(what)}</td></tr>`;
+  return `<tr class="current" data-current="${esc(c.trial)}"><td class="file-name">${esc(c.trial)}</td><td colspan="6" class="hint">${esc(what)}</td></tr>`;
 };
 
 TUNE.summary = function (job, tt) {
   const best = tt.trials.find((r) => r.best);
   if (job.status === "done" && tt.adapter) {
-    return `<div class="ok-box" id="tune-done">${esc(t("tune.best", { trial: best ? best.name : tt.best, score: best && best.score !== null ? best.score.toFixed(3) : "—", name: tt.adapter }))}
+    return `<div class="ok-box" id="tune-done">${tHTML("tune.best", { trial: best ? best.name : tt.best, score: best && best.score !== null ? best.score.toFixed(3) : "—", name: tt.adapter })}
       <button class="small" id="tune-chat" data-adapter="${esc(tt.adapter)}">${esc(t("tune.chat"))}</button></div>`;
   }
   if (job.status === "running" || job.status === "queued") {
-    return `<p class="hint">${esc(t("tune.progress", { done: tt.trials.length, max: tt.max_trials, budget: tt.budget }))}</p>`;
+    return `<p class="hint">${tHTML("tune.progress", { done: tt.trials.length, max: tt.max_trials, budget: tt.budget })}</p>`;
   }
   return job.status === "failed" && !tt.best ? `<p class="hint">${esc(t("tune.none"))}</p>` : "";
 };
@@ -64,7 +73,6 @@ TUNE.summary = function (job, tt) {
 TUNE.render = function (job) {
   const box = $("#tune-box"), isTune = !!job && job.kind === "tune" && !!job.tune;
   box.hidden = !isTune;
-  $("#job-card .charts").style.display = isTune ? "none" : "";  // a tune has a curve per trial, not one
   if (!isTune) return;
   const tt = job.tune, head = ["tune.col.trial", "tune.col.settings", "tune.col.voice", "tune.col.facts",
     "tune.col.retention", "tune.col.score", "tune.col.best"].map((k) => `<th>${esc(t(k))}</th>`).join("");
