@@ -100,3 +100,14 @@ def test_train_then_chat_one_shot_and_compare(tiny_model_dir, persona_train, tmp
     assert r.returncode == 0, r.stderr
     r = run("chat", "--adapter", out, "-p", "你是谁？", "--max-new-tokens", "8", "--compare")
     assert r.returncode == 0 and "base" in r.stdout and "adapter" in r.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "inspect", "nope.json"], ["train", "--data", "nope.json", "--output", "o"],
+                                  ["plan", "--data", "nope.json", "--lr", "abc"], ["train", "--data", "nope.json", "--epochs", "0"]])
+def test_help_and_mistakes_answer_before_torch_is_imported(args):
+    """`--help`, a missing file and a bad option never import torch, transformers or PEFT (seconds
+    of a user's time each): the modules a process imported are listed by -X importtime."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "lorastudio", *args], capture_output=True, text=True, timeout=120)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert r.returncode in (0, 2), r.stderr[-2000:]
+    assert not imported & {"torch", "transformers", "peft"}, sorted(imported & {"torch", "transformers", "peft"})

@@ -15,18 +15,11 @@ import os
 import threading
 from pathlib import Path
 
-from .config import TrainConfig, make_config, read_config_file
+from .config import TrainConfig, build_config
 from .diagnosis.thresholds import Thresholds
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
 from .training.setup import RunSetup, calibrate, plan_run, plan_with_fixes
-
-
-def build_config(config_file: str | Path | None = None, **options) -> TrainConfig:
-    """Options from a --config file, overridden by explicit keyword options (None = not given)."""
-    values = read_config_file(config_file) if config_file else {}
-    values.update({k: v for k, v in options.items() if v is not None})
-    return make_config(**values)
 
 
 def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1,

@@ -143,7 +143,7 @@ def _train_command(
     fsdp: Annotated[Optional[bool], Opt("--fsdp", help="with --nproc N: shard the base weights over the GPUs (FSDP2)")] = None,
     as_json: Annotated[bool, Opt("--json", help="plan: print the plan and findings as JSON")] = False,
 ):
-    from . import api
+    from .config import build_config
 
     options = dict(
         model=model, data=data, output=output, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
@@ -157,7 +157,8 @@ def _train_command(
     )
     if ctx.info_name == "plan" and not output:
         options["output"] = "(plan only)"
-    cfg = api.build_config(config, **options)
+    cfg = build_config(config, **options)  # a bad option is refused before torch is imported
+    _check_data_early(cfg)
     if ctx.info_name == "plan":
         return _plan(cfg, as_json, nproc, apply_fixes)
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -168,6 +169,17 @@ def _train_command(
         del argv[i : i + (1 if "=" in argv[i] else 2)]
         raise typer.Exit(launch(nproc, argv))
     return _train(cfg, resume, force, apply_fixes)
+
+
+def _check_data_early(cfg) -> None:
+    """Read the data files before torch and the model load (seconds): a missing file or a broken
+    record is reported at once. The plan reads them again; parsing JSON is cheap beside that."""
+    from .data.readers import load_dataset
+
+    if not cfg.expand_to:
+        load_dataset(cfg.data, cfg.vars)
+    if cfg.eval_data:
+        load_dataset(cfg.eval_data, cfg.vars)
 
 
 def _plan(cfg, as_json: bool, nproc: int = 1, apply_fixes: bool = False) -> None:

@@ -229,6 +229,13 @@ def make_config(**values) -> TrainConfig:
         ) from None
 
 
+def build_config(config_file: str | Path | None = None, **options) -> TrainConfig:
+    """Options from a --config file, overridden by explicit keyword options (None = not given)."""
+    values = read_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in options.items() if v is not None})
+    return make_config(**values)
+
+
 def read_config_file(path: str | Path) -> dict:
     """Read a JSON or YAML config, mapping other tools' key names onto ours."""
     p = Path(path)

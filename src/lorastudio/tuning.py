@@ -33,7 +33,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .api import build_config, plan, train
+from .api import plan, train
+from .config import build_config
 from .diagnosis.doctor import run_doctor
 from .errors import ConfigError, PlanRefused, StudioError
 from .recipes import Recipe
