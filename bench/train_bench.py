@@ -365,7 +365,8 @@ def run_ours(spec: dict) -> dict:
     config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=batch, grad_accum=accum,
                          lr=LR, max_seq_len=MAX_LEN, lora_r=LORA["r"], lora_alpha=LORA["alpha"],
                          lora_dropout=LORA["dropout"], target_modules=LORA["targets"],
-                         seed=SEED + 1 if spec["method"].endswith("-seed43") else SEED, threads=spec["threads"], doctor=False)
+                         seed=SEED + 1 if spec["method"].endswith("-seed43") else SEED, threads=spec["threads"], doctor=False,
+                         auto=False, holdout=0)  # the same work as the peers: no recipe, no replay, no held-out prompts
     setup = plan_run(config)
     losses, tokens = [], []
 

@@ -19,7 +19,7 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 def saved_bytes(model, batch: int, tokens: int) -> int:
     """Bytes of the activations autograd keeps for backward after one forward: every tensor saved
     by a node of the graph, each storage once, the model's own weights left out."""
-    from lorastudio.training.loop import trained_token_loss
+    from lorastudio.training.loss import trained_token_loss
 
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     ids = torch.randint(0, model.config.vocab_size, (batch, tokens))

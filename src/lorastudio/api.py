@@ -19,7 +19,8 @@ from .config import TrainConfig, build_config
 from .diagnosis.thresholds import Thresholds
 from .training.loop import Callback, RunResult
 from .training.loop import train as _train_loop
-from .training.setup import RunSetup, calibrate, plan_run, plan_with_fixes
+from .training.estimate import calibrate
+from .training.setup import RunSetup, plan_run, plan_with_fixes
 
 
 def plan(config: TrainConfig | None = None, thresholds: Thresholds | None = None, world_size: int = 1,

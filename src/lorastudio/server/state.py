@@ -25,7 +25,8 @@ BUILD_LOCK = threading.RLock()
 def plan_without_weights(config, tokenizer, apply_fixes: bool = False):
     """The plan for the form (no weights; the time from cached step costs when there are some);
     with `apply_fixes`, every finding's fix applied first (`setup.extra["applied"]`)."""
-    from ..training.setup import calibrate, plan_run, plan_with_fixes
+    from ..training.estimate import calibrate
+    from ..training.setup import plan_run, plan_with_fixes
 
     with BUILD_LOCK:
         applied = []

@@ -27,6 +27,7 @@ import torch
 
 from ..models import fingerprint, studio_home
 from .batching import JOIN_TOKENS, collate, epoch_steps
+from .loss import trained_token_loss
 
 CACHE_FILE = "step-costs.json"
 EVAL_SHARE = 1 / 3  # a forward pass without backward costs about a third of both
@@ -96,8 +97,6 @@ def _sync(device: str) -> None:
 
 def measure(setup) -> StepCost:
     """Time real micro-batches of this run on its loaded model (setup.model); see the module doc."""
-    from .loop import trained_token_loss
-
     model, device, train = setup.model, setup.device.device, setup.prepared.train
     pad = setup.tokenizer.pad_token_id
     micros = sorted({tuple(m) for g in _groups(setup, 0) for m in g if m}, key=lambda m: _shape(setup, list(m))[0] *
@@ -167,3 +166,22 @@ def calibrated_seconds(setup, measure_if_needed: bool = True) -> float | None:
         cost = measure(setup)
         _store(setup, cost)
     return round(predict(setup, cost), 1) if cost else None
+
+
+# `plan` measures step costs itself (loading the weights) only for models this small; bigger
+# ones are measured when they first train, and planned from that measurement afterwards.
+CALIBRATE_MAX_PARAMS = 2_000_000_000
+
+
+def calibrate(setup, config, world_size: int = 1, thresholds=None,
+              measure: bool = True) -> None:
+    """Replace the plan's rough time estimate by one from step costs measured on this machine
+    (cached; measured now, loading the weights, when `measure` and the model is small enough)."""
+    seconds = calibrated_seconds(setup, measure_if_needed=setup.model is not None and measure)
+    n_params = setup.plan.total_params - setup.plan.trainable_params
+    if seconds is None and measure and setup.model is None and n_params <= CALIBRATE_MAX_PARAMS:
+        from .setup import plan_run  # loads the weights: only when nothing was cached
+
+        seconds = calibrated_seconds(plan_run(config, world_size, load_weights=True, thresholds=thresholds))
+    if seconds is not None:
+        setup.plan.estimated_seconds, setup.plan.estimate_calibrated = seconds, True

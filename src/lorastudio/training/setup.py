@@ -235,22 +235,3 @@ def plan_with_fixes(config: TrainConfig, world_size: int = 1, thresholds: Thresh
         applied.append({"code": fix.code, "apply": fix.apply})
         config = TrainConfig.model_validate({**config.model_dump(exclude_unset=True), **fix.apply})
     return config, applied
-
-
-# `plan` measures step costs itself (loading the weights) only for models this small; bigger
-# ones are measured when they first train, and planned from that measurement afterwards.
-CALIBRATE_MAX_PARAMS = 2_000_000_000
-
-
-def calibrate(setup: RunSetup, config: TrainConfig, world_size: int = 1, thresholds: Thresholds | None = None,
-              measure: bool = True) -> None:
-    """Replace the plan's rough time estimate by one from step costs measured on this machine
-    (cached; measured now, loading the weights, when `measure` and the model is small enough)."""
-    from .estimate import calibrated_seconds
-
-    seconds = calibrated_seconds(setup, measure_if_needed=setup.model is not None and measure)
-    n_params = setup.plan.total_params - setup.plan.trainable_params
-    if seconds is None and measure and setup.model is None and n_params <= CALIBRATE_MAX_PARAMS:
-        seconds = calibrated_seconds(plan_run(config, world_size, load_weights=True, thresholds=thresholds))
-    if seconds is not None:
-        setup.plan.estimated_seconds, setup.plan.estimate_calibrated = seconds, True
