@@ -111,3 +111,29 @@ def test_help_and_mistakes_answer_before_torch_is_imported(args):
     imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert r.returncode in (0, 2), r.stderr[-2000:]
     assert not imported & {"torch", "transformers", "peft"}, sorted(imported & {"torch", "transformers", "peft"})
+
+
+# Flags the README shows for other programs: torchrun's multi-node launch and pip.
+OTHER_TOOLS = {"--master-addr", "--master-port", "--nnodes", "--node-rank", "--nproc-per-node", "--no-deps"}
+
+
+def test_every_flag_the_readme_shows_is_in_some_help():
+    """The README and `--help` cannot drift: each `--flag` the README names is in the help of a
+    command (walked through the real Typer app, wide enough that no flag is cut)."""
+    import re
+    from pathlib import Path
+
+    import typer.main
+
+    helps = []
+
+    def walk(command, path):
+        helps.append(runner.invoke(app, [*path, "--help"], env={"COLUMNS": "240"}).output)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", readme)) - OTHER_TOOLS
+    missing = sorted(f for f in flags if f not in "\n".join(helps))
+    assert len(flags) > 40 and missing == [], missing
