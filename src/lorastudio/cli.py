@@ -207,7 +207,7 @@ def _train(cfg, resume: bool, force: bool, apply_fixes: bool = False) -> None:
     from rich.markup import escape
 
     from . import api
-    from .console import TrainingProgress, console
+    from .console import TrainingProgress, console, print_doctor
 
     stop = threading.Event()
 
@@ -221,7 +221,7 @@ def _train(cfg, resume: bool, force: bool, apply_fixes: bool = False) -> None:
 
     def on_event(event: dict) -> None:
         if event["type"] == "doctor":
-            _print_doctor(event["report"])
+            print_doctor(event["report"])
         else:
             progress(event)
 
@@ -249,21 +249,6 @@ app.command("train", help="Train a LoRA adapter: plan, refuse on error findings 
 
 
 # ---- doctor -----------------------------------------------------------------------------------
-def _print_doctor(report: dict) -> None:
-    from .console import console, print_findings
-
-    style = {"learned": "bold green", "not_learned": "bold red"}.get(report["verdict"], "bold yellow")
-    console.print(f"doctor: [{style}]{report['verdict']}[/{style}]")
-    if (report.get("effect") or {}).get("three"):
-        from rich.markup import escape
-
-        from .diagnosis.report import three_lines
-
-        for line in three_lines(report["effect"]):
-            console.print(escape(line))
-    print_findings([f for f in report["findings"] if f["severity"] != "info"], "Doctor findings")
-
-
 @app.command()
 def doctor(
     run_dir: Annotated[Path, typer.Argument(help="a finished run folder")],

@@ -183,6 +183,17 @@ class TrainingProgress:
             self.progress = None
 
 
+def print_doctor(report: dict) -> None:
+    """The doctor's verdict, its numbers and its findings, after training (cli and demo)."""
+    from .diagnosis.report import three_lines
+
+    style = {"learned": "bold green", "not_learned": "bold red"}.get(report["verdict"], "bold yellow")
+    console.print(f"doctor: [{style}]{report['verdict']}[/{style}]")
+    for line in three_lines(report.get("effect") or {}) if (report.get("effect") or {}).get("three") else []:
+        console.print(escape(line))
+    print_findings([f for f in report["findings"] if f["severity"] != "info"], "Doctor findings")
+
+
 def side_by_side(rows: list[tuple[str, str, str]], left: str = "base", right: str = "adapter") -> None:
     t = Table(show_lines=True)
     # Chinese has no spaces to wrap at: fold long runs instead of cutting them with an ellipsis.

@@ -45,8 +45,7 @@ def _probe_prompts(n: int) -> list[str]:
 
 def run_demo(output: Path | None = None, epochs: int = 5, model: str = "smollm2-135m") -> Path:
     from . import api
-    from .cli import _print_doctor
-    from .console import TrainingProgress
+    from .console import TrainingProgress, print_doctor
     from .serving.engine import ChatEngine, GenerationConfig
 
     output = output or studio_home() / "runs" / f"demo-wukong-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -59,7 +58,7 @@ def run_demo(output: Path | None = None, epochs: int = 5, model: str = "smollm2-
     progress = TrainingProgress()
 
     def on_event(e: dict) -> None:
-        _print_doctor(e["report"]) if e["type"] == "doctor" else progress(e)
+        print_doctor(e["report"]) if e["type"] == "doctor" else progress(e)
 
     result = api.train(cfg, on_event=on_event)
     progress.close()

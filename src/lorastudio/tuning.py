@@ -33,11 +33,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .api import plan, train
 from .config import build_config
 from .diagnosis.doctor import run_doctor
 from .errors import ConfigError, PlanRefused, StudioError
-from .recipes import Recipe
+from .recipes import Recipe, recommend_for_setup
+from .training.estimate import calibrate
+from .training.loop import train
+from .training.setup import plan_run
 
 WEIGHTS = {"voice": 0.3, "knowledge": 0.4, "content": 0.3, "retention": 0.3}
 
@@ -159,8 +161,7 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.jsonl").write_text("", encoding="utf-8")  # a crashed earlier tune's lines are not this one's
     base = dict(options, data=data, probes=probes, markers=markers, model=model, doctor=False)
-    setup = plan(build_config(**base, output=str(out / "trial-1")))
-    recipe = setup.extra["recommended"]
+    recipe = recommend_for_setup(plan_run(build_config(**base, output=str(out / "trial-1")), load_weights=False))
     grid = trials if trials is not None else candidate_trials(recipe)
     result = TuneResult(str(out), budget_s, recommended=recipe.to_dict())
     clock = _Budget(time.monotonic(), budget_s)
@@ -203,7 +204,9 @@ def _marker_list(markers) -> list[str] | None:
 
 def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options: dict) -> None:
     """Train and score one trial, or say why not (skipped, refused, failed), into `trial`."""
-    estimate = plan(config, measure=True).plan.estimated_seconds or 0.0  # step costs measured here, as training's
+    setup = plan_run(config, load_weights=False)
+    calibrate(setup, config)  # step costs measured on this machine, as training's own estimate
+    estimate = setup.plan.estimated_seconds or 0.0
     expected = estimate * (clock.ratio or 1.0) + clock.doctor_s
     trial.estimated_seconds = round(expected, 1)
     if expected > clock.left():

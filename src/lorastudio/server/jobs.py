@@ -31,11 +31,10 @@ from pathlib import Path
 from ..serving.registry import NotFound
 from ..training.checkpoints import list_checkpoints
 from . import tune_jobs
+from .job_status import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: F401 (re-exported for the routers)
 
 log = logging.getLogger("lorastudio.server.jobs")
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-ACTIVE = (QUEUED, RUNNING)
 TAIL_LINES = 40
 
 SCHEMA = """

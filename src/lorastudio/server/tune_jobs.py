@@ -152,7 +152,7 @@ def finish(job) -> tuple[str, str | None]:
     """(status, error) for a tune whose process has ended: done (or cancelled, if asked) once
     tune.json names a best trial and its adapter is registered, so a tune cancelled after some
     trials keeps the best of them; cancelled if asked; failed otherwise (the runner adds the log's last line)."""
-    from .jobs import CANCELLED, DONE, FAILED
+    from .job_status import CANCELLED, DONE, FAILED
 
     tune_dir = Path(job.run_dir)
     path = tune_dir / "tune.json"
