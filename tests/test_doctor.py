@@ -132,11 +132,11 @@ def test_batched_greedy_answers_equal_one_prompt_at_a_time(runs, pretrained_dir,
     # The doctor decodes its probes 16 at a time with left padding; the answers must be the
     # ones a single-prompt decode (what chat does) gives, for base and adapter alike. A run on
     # the varied persona answers, so that the answers differ from prompt to prompt.
-    from lorastudio.diagnosis import doctor, effect
+    from lorastudio.diagnosis import effect, measure
 
     run = train_run(runs, "varied", pretrained_dir, persona_train, epochs=2, lr=5e-3, init_identity=False)
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    ref = doctor._load_reference(doctor.resolve_model(manifest["config"]["model"]), manifest, run / "adapter")
+    ref = measure.load_reference(measure.resolve_model(manifest["config"]["model"]), manifest, run / "adapter")
     convs = [p.messages for p in read_probes(persona_probes)[:20]]
     assert len({len(effect.encode_prompt(ref.tokenizer, m)) for m in convs}) > 3  # real padding happens
     for adapter_on in (False, True):

@@ -198,11 +198,11 @@ def test_training_prompts_as_probes_leak_and_the_numbers_use_the_clean_ones(heal
 
 
 def _trained(run: Path, data: Path) -> list[str]:
-    from lorastudio.diagnosis import doctor
+    from lorastudio.diagnosis import measure
 
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    ref_tok = doctor._reference_tokenizer(doctor.resolve_model(manifest["config"]["model"]), manifest)
-    dataset, _, prepared = doctor._training_data(manifest["config"], manifest, ref_tok, [])
+    ref_tok = measure.reference_tokenizer(measure.resolve_model(manifest["config"]["model"]), manifest)
+    dataset, _, prepared = measure.training_data(manifest["config"], manifest, ref_tok, [])
     used = {t.index for t in prepared.train}
     return [s.prompt for s in dataset.samples if s.index in used]
 

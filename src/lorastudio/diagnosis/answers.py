@@ -31,9 +31,8 @@ from rapidfuzz import fuzz, process
 
 from ..data.paraphrase import normalize
 from .findings import Finding
-from .thresholds import Thresholds
+from .thresholds import GOOD_SCALED_LR, Thresholds
 
-GOOD_SCALED_LR = 2e-4  # lr x alpha/r in the middle of the usual LoRA range (thresholds.py)
 MIN_ANSWERS = 4  # two or three alike answers are chance; four alike where the base's differ are not
 TRAIN_ANSWERS = 128  # training answers compared with each other (the pairs grow with the square)
 

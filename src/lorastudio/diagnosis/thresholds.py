@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 
+# lr x alpha/r in the middle of the usual LoRA range (1e-4..3e-4 at alpha/r = 2, below): what
+# fixes that change the learning rate aim for.
+GOOD_SCALED_LR = 2e-4
+
+
 @dataclass(frozen=True)
 class Thresholds:
     # Samples. With under ~30 distinct examples a LoRA memorises the exact prompts and does not
