@@ -83,7 +83,9 @@ def data_expand(
 
 
 def _split(value: str | None) -> list[str] | None:
-    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+    from .config import split_list  # imported here: pydantic is not needed for --help
+
+    return split_list(value)
 
 
 # ---- plan and train ---------------------------------------------------------------------------

@@ -110,9 +110,7 @@ class TrainConfig(BaseModel):
     @field_validator("target_modules", "markers", mode="before")
     @classmethod
     def _split_commas(cls, v):
-        if isinstance(v, str):
-            v = [x.strip() for x in v.split(",") if x.strip()]
-        return v or None
+        return split_list(v) if isinstance(v, str) else (v or None)
 
     @field_validator(*PATH_FIELDS)
     @classmethod
@@ -170,6 +168,15 @@ def saved_config(values: dict) -> TrainConfig:
     folder written by a newer version stays readable. Every value counts as given."""
     known = {k: v for k, v in values.items() if k in TrainConfig.model_fields}
     return TrainConfig.model_validate(known)
+
+
+def split_list(value) -> list[str] | None:
+    """"a, b,,c" or ["a", " b", ""] → ["a", "b", "c"]; nothing left → None. Every comma-separated
+    option (markers, target modules) is read by this one rule."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(x).strip() for x in items if x is not None and str(x).strip()] or None
 
 
 FLAGS = {"vars": "--var", "auto": "--no-auto"}  # fields whose flag is not their name

@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import build_config
+from .config import build_config, split_list
 from .diagnosis.doctor import run_doctor
 from .errors import ConfigError, PlanRefused, StudioError
 from .recipes import Recipe, recommend_for_setup
@@ -165,7 +165,7 @@ def tune(
     grid = trials if trials is not None else candidate_trials(recipe)
     result = TuneResult(str(out), budget_s, recommended=recipe.to_dict())
     clock = _Budget(time.monotonic(), budget_s)
-    doctor_options = dict(probes=probes, general=general_probes, n_probes=n_probes, markers=_marker_list(markers),
+    doctor_options = dict(probes=probes, general=general_probes, n_probes=n_probes, markers=split_list(markers),
                           general_cache={})  # the base's general answers, asked once for all trials
     try:
         for i, settings in enumerate(grid[:max_trials], 1):
@@ -196,10 +196,6 @@ class _Budget:
 
     def left(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
-
-
-def _marker_list(markers) -> list[str] | None:
-    return [m.strip() for m in markers.split(",")] if isinstance(markers, str) else markers
 
 
 def _run_trial(trial: Trial, config, clock: _Budget, force: bool, doctor_options: dict) -> None:

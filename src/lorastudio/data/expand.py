@@ -39,6 +39,7 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..config import split_list
 from ..errors import ConfigError
 from .filters import LEAK_RATIO, MAX_ANSWER_CHARS, Candidate, SampleFilter, leak_score
 from .generate import EngineChat, ModelGenerator, OpenAIChat
@@ -364,11 +365,7 @@ def _check_options(method, target, holdout, answers, endpoint, model, engine) ->
 
 
 def _markers(markers) -> list[str]:
-    if markers is None:
-        return []
-    if isinstance(markers, str):
-        markers = markers.split(",")
-    return [m.strip() for m in markers if m and m.strip()]
+    return split_list(markers) or []
 
 
 def default_paths(out: str | Path) -> tuple[Path, Path]:
