@@ -47,18 +47,23 @@ def run_shape(name: str, data: Path, model: str, out: Path, epochs: int | None) 
            "findings": [[f.code, f.severity] for f in setup.findings], "applied": []}
     apply = any(f.severity == "error" for f in setup.findings)
     t0 = time.time()
-    try:
-        result = api.train(config, apply_fixes=apply, on_event=lambda e: None)
-    except PlanRefused as e:
-        row["refused"] = [f.code for f in e.findings if f.severity == "error"]
-        return row
-    manifest = json.loads((result.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    run_dir = out / name
+    if not (run_dir / "manifest.json").is_file():  # a finished run from an interrupted bench is kept
+        try:
+            api.train(config, apply_fixes=apply, on_event=lambda e: None)
+        except PlanRefused as e:
+            row["refused"] = [f.code for f in e.findings if f.severity == "error"]
+            return row
+    if not (run_dir / "doctor.json").is_file():
+        api.doctor(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     plan = manifest["plan"]
-    row.update(applied=[a["code"] for a in manifest.get("applied", [])] or (["(see plan)"] if apply else []),
-               steps=result.steps, estimated_s=plan.get("estimated_seconds"), calibrated=plan.get("estimate_calibrated"),
-               actual_s=round(result.seconds, 1), wall_s=round(time.time() - t0, 1),
+    metrics = manifest["metrics"]
+    row.update(applied=[a["code"] for a in manifest.get("applied", [])],
+               steps=metrics["steps"], estimated_s=plan.get("estimated_seconds"), calibrated=plan.get("estimate_calibrated"),
+               actual_s=round(metrics["seconds"], 1), wall_s=round(time.time() - t0, 1),
                max_seq_len=plan["max_seq_len"], heldout=plan.get("heldout"))
-    doctor = json.loads((result.run_dir / "doctor.json").read_text(encoding="utf-8"))
+    doctor = json.loads((run_dir / "doctor.json").read_text(encoding="utf-8"))
     three = doctor["effect"].get("three") or {}
     row.update(verdict=doctor["verdict"], three=three,
                markers=((doctor["effect"].get("markers") or {}).get("markers")))
