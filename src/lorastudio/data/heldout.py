@@ -91,18 +91,19 @@ def reworded(samples: list[Sample], k: int, seed: int, forbidden: list[str] | No
     return out
 
 
-def unseen(samples: list[Sample]) -> list[HeldOut]:
-    """Held-out samples (the eval split) as prompts with their reference answers."""
-    out = []
-    for s in samples[:MAX_UNSEEN]:
-        if s.tools or any(m["role"] == "tool" for m in s.messages):
-            continue
-        out.append(HeldOut(s.prompt, _answer(s), "unseen", s.index, _system(s)))
-    return out
+def unseen(samples: list[Sample], trained_prompts: list[str] | None = None) -> list[HeldOut]:
+    """Held-out samples (the eval split) as prompts with their reference answers. A held-out
+    prompt that is a near-copy of a trained one (data with repeated templates) is left out:
+    it would measure memorisation, and the doctor would rightly call it a leak."""
+    usable = [s for s in samples if not s.tools and not any(m["role"] == "tool" for m in s.messages)]
+    usable = usable[:4 * MAX_UNSEEN]  # enough to fill the set after leaks; bounds the comparison on big data
+    close = {q for q, _, _ in leaks([s.prompt for s in usable], trained_prompts or [])}
+    return [HeldOut(s.prompt, _answer(s), "unseen", s.index, _system(s))
+            for s in usable if s.prompt not in close][:MAX_UNSEEN]
 
 
 def make_heldout(dataset: Dataset, train_indices: set[int], eval_indices: set[int], k: int, seed: int) -> list[HeldOut]:
     """The reworded questions of the trained samples and the unseen eval samples."""
     trained = [s for s in dataset.samples if s.index in train_indices]
     held = [s for s in dataset.samples if s.index in eval_indices]
-    return reworded(trained, k, seed, forbidden=[s.prompt for s in held]) + unseen(held)
+    return reworded(trained, k, seed, forbidden=[s.prompt for s in held]) + unseen(held, [s.prompt for s in trained])

@@ -62,7 +62,9 @@ class EngineChat:
         from ..serving.engine import GenerationConfig
 
         gen = self.engine.generate(messages, adapter=model, config=GenerationConfig(max_new_tokens=max_new_tokens))
-        return Answer(gen.text, self.engine.next_token_logprobs(messages, adapter=model), gen.n_tokens < max_new_tokens)
+        stopped = getattr(gen, "stopped", None)  # engines that do not say: stopped short of the limit
+        return Answer(gen.text, self.engine.next_token_logprobs(messages, adapter=model),
+                      stopped if stopped is not None else gen.n_tokens < max_new_tokens)
 
     def template_sha256(self, adapter: str) -> str | None:
         return self.engine.template_sha256(adapter)

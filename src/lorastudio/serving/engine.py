@@ -42,6 +42,7 @@ class Generation:
     seconds: float
     first_token_seconds: float | None = None
     adapter: str = BASE
+    stopped: bool | None = None  # ended on a stop token (False: ran to max_new_tokens); None: not known
 
     @property
     def tokens_per_sec(self) -> float:
@@ -238,7 +239,8 @@ class ChatEngine:
         new = out[0, ids.shape[1]:].tolist()
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         # A character whose bytes max_new_tokens cut in half decodes as U+FFFD: drop it, not show it.
-        return Generation(text.strip().rstrip("\ufffd"), len(new), seconds, adapter=name)
+        stopped = bool(new) and new[-1] in set(self.eos_ids)  # an answer may end on its stop token exactly at the limit
+        return Generation(text.strip().rstrip("\ufffd"), len(new), seconds, adapter=name, stopped=stopped)
 
     @torch.no_grad()
     def next_token_logprobs(self, messages: list[dict], adapter: str | None = None) -> torch.Tensor:

@@ -152,7 +152,8 @@ def chat_completions(req: CompletionRequest, holder: EngineDep):
             g = engine.generate(messages, adapter=adapter, config=cfg)
             text, n_tokens, content = g.text, g.n_tokens, None
         prompt = _prompt_tokens(engine, messages, adapter)
-        finish = finish_reason(n_tokens, cfg)
+        # a stop token that came exactly at the limit is a stop, not a cut
+        finish = "stop" if not req.logprobs and getattr(g, "stopped", None) else finish_reason(n_tokens, cfg)
         return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
                              "logprobs": {"content": content} if content is not None else None}],
