@@ -181,7 +181,7 @@ def test_every_page_text_is_in_the_catalogue(lang):
     c = cat(lang)
     assert not sorted(page_keys() - set(c))
     for group, values in {"severity": ("error", "warning", "info"), "job.kind": ("train", "doctor", "tune"),
-                          "verdict": ("learned", "not_learned", "inconclusive"), "stage": ("preflight", "live", "after"),
+                          "verdict": ("learned", "not_learned", "inconclusive", "not_useful"), "stage": ("preflight", "live", "after"),
                           "phase": ("queued", "starting", "preparing", "first_step", "training", "doctor"),
                           "status": ("queued", "running", "done", "failed", "cancelled")}.items():
         assert not [v for v in values if f"{group}.{v}" not in c], group

@@ -76,17 +76,41 @@ function errorParts(err) {
   }
   if (code === "data_error") return { title: tHTML("error.data_error", { total: d.total || (d.problems || []).length }), fix: "" };
   const head = has("error." + code) ? tHTML("error." + code, d) : tHTML("common.error");
-  return { title: head, raw: err.message, fix: err.fix ? esc(err.fix) : "" };
+  // the server's own fix, in English when the catalogue has no entry: kept apart as its words
+  const fix = !err.fix ? "" : (LANG === "en" ? esc(err.fix) : `<span class="core-text">${esc(err.fix)}</span>`);
+  return { title: head, raw: err.message, fix };
 }
 
 function problemsHTML(problems, total) {
   if (!problems || !problems.length) return "";
   const shown = problems.slice(0, MAX_PROBLEM_ROWS);
   const more = (total || problems.length) - shown.length;
-  const text = (p) => (p.code && has("data." + p.code) ? esc(t("data." + p.code, p.params)) : `<span class="core-text">${esc(p.message)}</span>`);
+  const text = (p) => (p.code && has("data." + p.code) ? tHTML("data." + p.code, { field: p.field, index: p.index }) : `<span class="core-text">${esc(p.message)}</span>`);
   return `<table class="table problems"><thead><tr><th>${esc(t("common.record"))}</th><th>${esc(t("common.field"))}</th><th>${esc(t("common.message"))}</th></tr></thead><tbody>` +
     shown.map((p) => `<tr><td>${p.index === null || p.index === undefined ? "—" : p.index}</td><td><code>${esc(p.field || "—")}</code></td><td>${text(p)}</td></tr>`).join("") +
     "</tbody></table>" + (more > 0 ? `<p class="hint more-problems">${tHTML("common.more", { n: more })}</p>` : "");
+}
+
+// A dataset's problems by kind (details.groups): the first record with it, the field, what is
+// wrong in the page's language (data.<code>), and how many more records have the same; the
+// checker's own English words behind a toggle (they name the value it read).
+function problemGroupsHTML(groups, total) {
+  const shown = groups.slice(0, MAX_PROBLEM_ROWS);
+  const row = (g) => {
+    const text = g.code && has("data." + g.code) ? tHTML("data." + g.code, { field: g.field, index: g.records[0] }) :
+      `<span class="core-text">${esc(g.message)}</span>`;
+    const others = g.records.slice(1), more = g.count - 1;
+    const same = more <= 0 ? "" : `<div class="hint same">${others.length ?
+      tHTML("data.same", { n: more, records: others.concat(more > others.length ? ["…"] : []) }) : tHTML("data.same.file", { n: more })}</div>`;
+    const original = g.code && has("data." + g.code) ?
+      `<details class="original"><summary>${esc(t("data.original"))}</summary><div class="core-text">${esc(g.message)}</div></details>` : "";
+    const first = g.records.length && g.records[0] !== null && g.records[0] !== undefined ? g.records[0] : "—";
+    return `<tr data-code="${esc(g.code || "")}"><td>${first}</td><td>${g.field ? `<code>${esc(g.field)}</code>` : "—"}</td>` +
+      `<td>${text}${same}${original}</td></tr>`;
+  };
+  const accounted = shown.reduce((n, g) => n + g.count, 0), rest = (total || accounted) - accounted;
+  return `<table class="table problems groups"><thead><tr><th>${esc(t("common.record"))}</th><th>${esc(t("common.field"))}</th><th>${esc(t("common.message"))}</th></tr></thead><tbody>` +
+    shown.map(row).join("") + "</tbody></table>" + (rest > 0 ? `<p class="hint more-problems">${tHTML("data.rest", { n: rest })}</p>` : "");
 }
 
 function errorHTML(err) {
@@ -96,7 +120,7 @@ function errorHTML(err) {
   if (parts.raw) html += `<div class="core-text">${esc(parts.raw).replace(/\n/g, "<br>")}</div>`;
   if (parts.fix) html += `<div class="fix">${esc(t("common.fix"))}：${parts.fix}</div>`;
   if (d.fields && d.fields.length) html += `<ul class="field-errors">${d.fields.map((f) => `<li>${esc(fieldError(f))}</li>`).join("")}</ul>`;
-  html += problemsHTML(d.problems, d.total);
+  html += d.groups && d.groups.length ? problemGroupsHTML(d.groups, d.total) : problemsHTML(d.problems, d.total);
   if (d.findings && d.findings.length) html += findingsHTML(d.findings, { apply: true });
   return html + "</div>";
 }
