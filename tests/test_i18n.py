@@ -265,6 +265,17 @@ def test_errors_speak_the_request_language_and_differ_by_cause(client):
     assert "must end in .json or .jsonl" in client.post("/api/datasets", files={"file": ("data.txt", b"[]")}).json()["error"]["message"]
 
 
+def test_a_datasets_problems_come_by_kind_with_their_counts(client):
+    """500 records with two empty fields each: two kinds, each counted in full past the stored cap,
+    with the code the page renders (data.empty) in its own language."""
+    bad = json.dumps([{"instruction": "", "output": ""}] * 500).encode()
+    d = client.post("/api/datasets", files={"file": ("broken.json", bad)}, headers=ZH).json()["error"]["details"]
+    assert d["total"] == 1000 and len(d["problems"]) == 20
+    assert [(g["code"], g["field"], g["count"], g["records"][:3]) for g in d["groups"]] == [
+        ("empty", "instruction", 500, [0, 1, 2]), ("empty", "output", 500, [0, 1, 2])]
+    assert i18n.t("data.empty", "zh", surface="web", field="instruction") == "instruction 为空：请填写内容，或删除这条记录"
+
+
 def test_bad_settings_name_each_field_in_the_request_language(client):
     r = client.post("/api/plan", json={"config": {"data": "wukong_seed.json", "lr": "abc", "epochs": 0}}, headers=ZH)
     err = r.json()["error"]

@@ -10,7 +10,7 @@
 TRAIN.FROM_PLAN = ["epochs", "batch_size", "grad_accum", "lr", "lora_r", "lora_alpha", "max_seq_len", "eval_split",
   "mix_general", "lora_dropout", "seed", "target_modules"];
 
-TRAIN.showRecipe = function (r) {
+TRAIN.showRecipe = function (r, info) {
   const f = TRAIN.form(), c = r.config || {}, auto = r.auto || {};
   for (const k of TRAIN.FROM_PLAN) {
     const v = c[k];
@@ -22,7 +22,8 @@ TRAIN.showRecipe = function (r) {
   const ckpt = r.memory && r.memory.settings ? r.memory.settings.gradient_checkpointing : null;
   f.gradient_checkpointing.options[0].textContent = ckpt === null ? t("tr.ckpt.auto") : t("tr.ckpt.auto.value", { value: t(ckpt ? "tr.ckpt.on" : "tr.ckpt.off") });
   for (const k of TRAIN.FROM_PLAN.concat(["long_samples"])) TRAIN.autoWhy(f[k], f[k].value ? null : auto[k]);
-  TRAIN.renderVars(Object.keys(r.placeholders || {}));
+  // the data file's placeholders, and any the plan met (a grown dataset's are the file's own)
+  TRAIN.renderVars([...new Set(Object.keys((info || {}).placeholders || {}).concat(Object.keys(r.placeholders || {})))]);
   $("#plan-memory").innerHTML = TRAIN.memoryHTML(r.memory);
   $("#plan-heldout").innerHTML = TRAIN.heldoutHTML(r);
   const unfilled = $("#plan-findings .finding[data-code=UNFILLED_PLACEHOLDERS] .fix");
@@ -56,10 +57,10 @@ TRAIN.datasetInfo = function (name) {
 // A training dataset chosen: its own probes (NAME_probes.jsonl, saved beside it by Expand) when it
 // has them, else the automatic choice (prompts held out of the data). Never another dataset's.
 TRAIN.ownProbes = async function () {
-  const f = TRAIN.form(), name = f.data.value;
+  const f = TRAIN.form(), name = f.data.value, before = f.probes.value;
   TRAIN.probesFor = name;
   const own = name ? (await TRAIN.datasetInfo(name)).probes : null;
-  if (f.data.value !== name) return;  // chosen again meanwhile
+  if (f.data.value !== name || f.probes.value !== before) return;  // chosen again meanwhile, by the user
   f.probes.value = own && [...f.probes.options].some((o) => o.value === own) ? own : "";
   TRAIN.schedulePlan();
 };

@@ -106,7 +106,7 @@ TRAIN.updatePlan = async function () {
   }
   if (!f.data.value) { $("#plan-state").textContent = ""; return; }
   try {
-    const r = await api("POST", "/api/plan", { config: TRAIN.config() });
+    const [r, info] = await Promise.all([api("POST", "/api/plan", { config: TRAIN.config() }), TRAIN.datasetInfo(f.data.value)]);
     if (seq !== TRAIN.planSeq) return;
     const p = r.plan, secs = p.estimated_seconds;
     const box = (v, k) => `<div><b>${v}</b><span>${esc(t(k))}</span></div>`;
@@ -116,7 +116,7 @@ TRAIN.updatePlan = async function () {
       box(secs === null ? "—" : esc(duration(secs)), "tr.plan.time") + box(esc(t("device." + r.device)), "tr.plan.device");
     $("#plan-numbers").dataset.totalSteps = p.total_steps;
     $("#plan-findings").innerHTML = r.findings.length ? findingsHTML(r.findings, { apply: true }) : `<div class="ok-box">${esc(t("tr.plan.ok"))}</div>`;
-    TRAIN.showRecipe(r);  // recipe.js: the recipe's values and reasons, placeholders, memory, held-out prompts
+    TRAIN.showRecipe(r, info);  // recipe.js: the recipe's values and reasons, placeholders, memory, held-out prompts
     $("#plan-state").textContent = t("tr.plan.batch", { b: p.batch_size, a: p.grad_accum, w: p.world_size, e: p.effective_batch });
   } catch (e) {
     if (seq !== TRAIN.planSeq) return;
