@@ -118,7 +118,7 @@ function errorHTML(err) {
   let html = `<div class="error-box" data-code="${esc(err.code || "internal_error")}"><b>${parts.title}</b>`;
   // the server's own words when they are not in the catalogue (the core's English), kept apart
   if (parts.raw) html += `<div class="core-text">${esc(parts.raw).replace(/\n/g, "<br>")}</div>`;
-  if (parts.fix) html += `<div class="fix">${esc(t("common.fix"))}：${parts.fix}</div>`;
+  if (parts.fix) html += `<div class="fix">${esc(t("common.fix"))}${colon()}${parts.fix}</div>`;
   if (d.fields && d.fields.length) html += `<ul class="field-errors">${d.fields.map((f) => `<li>${esc(fieldError(f))}</li>`).join("")}</ul>`;
   html += d.groups && d.groups.length ? problemGroupsHTML(d.groups, d.total) : problemsHTML(d.problems, d.total);
   if (d.findings && d.findings.length) html += findingsHTML(d.findings, { apply: true });
@@ -126,6 +126,9 @@ function errorHTML(err) {
 }
 
 function showError(target, err) { $(target).innerHTML = errorHTML(err); }
+
+// "解决办法：" in Chinese, "Fix: " in English
+const colon = () => (LANG === "zh" ? "：" : ": ");
 
 function toast(html) {
   const el = $("#toast"); el.innerHTML = html; el.hidden = false;
@@ -152,8 +155,8 @@ function findingHTML(f, opts) {
   let fix = "";
   if (apply) {
     const button = opts && opts.apply ? ` <button type="button" class="small apply-fix" data-apply="${esc(JSON.stringify(apply))}">${esc(t("fix.apply"))}</button>` : "";
-    fix = `<div class="fix">${esc(t("common.fix"))}：${applyHTML(apply)}${button}</div>` + (why ? `<div class="why">${why}</div>` : "");
-  } else if (why) fix = `<div class="fix">${esc(t("common.fix"))}：${why}</div>`;
+    fix = `<div class="fix">${esc(t("common.fix"))}${colon()}${applyHTML(apply)}${button}</div>` + (why ? `<div class="why">${why}</div>` : "");
+  } else if (why) fix = `<div class="fix">${esc(t("common.fix"))}${colon()}${why}</div>`;
   const ev = Object.entries(f.evidence || {}).map(([k, v]) =>
     `<span><span class="ev-label">${has("evidence." + k) ? esc(t("evidence." + k)) : `<code>${esc(k)}</code>`}</span> ${typeof v === "string" && /[A-Za-z]{3}/.test(v) ? `<code>${esc(v)}</code>` : esc(fmtValue(v))}</span>`).join("");
   return `<div class="finding ${esc(f.severity)}" data-code="${esc(f.code)}">${severityBadge(f.severity)} ${findingTitleHTML(f)} <code class="fcode">${esc(f.code)}</code>` +

@@ -139,6 +139,12 @@ TRAIN.heldoutHTML = function (r) {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  window.addEventListener("langchange", () => {  // drawn again in the new language (typed values kept)
+    $$(".auto-why", TRAIN.form()).forEach((el) => el.remove());
+    $("#vars-box").dataset.names = "";
+    TRAIN.pendingVars = { ...(TRAIN.pendingVars || {}), ...TRAIN.varValues() };
+    TRAIN.renderExtra();
+  });
   document.addEventListener("click", (e) => {
     const x = e.target.closest("#extra-chips .chip-x");
     if (x) { delete TRAIN.extra[x.closest(".chip").dataset.key]; TRAIN.renderExtra(); TRAIN.schedulePlan(0); }
