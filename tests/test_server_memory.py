@@ -3,6 +3,8 @@ models list's plan-only names, and the train page's memory table in a real brows
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from browser_kit import OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 from fastapi.testclient import TestClient
@@ -79,7 +81,6 @@ def test_train_page_shows_the_memory_table_in_chinese(live_studio, tiny_model_di
         finding.locator(".apply-fix").click()
         expect(finding).to_have_count(0, timeout=15_000)
         expect(table).to_contain_text("可放入")
-        import json
         for field, value in json.loads(apply).items():
             shown = page.input_value(f"#train-form [name={field}]")
             assert shown == (str(value).lower() if isinstance(value, bool) else str(value)), (field, shown, value)
