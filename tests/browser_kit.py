@@ -81,7 +81,7 @@ def studio_page(url: str, lang: str):
 # Words a Chinese page keeps in Latin letters: names of formats, libraries, units and keys.
 LATIN_TERMS = {"Alpaca", "ShareGPT", "OpenAI", "messages", "JSON", "JSONL", "json", "jsonl", "LoRA", "alpha", "token",
                "KL", "MLP", "CPU", "GPU", "CUDA", "Apple", "Hub", "ID", "MB", "KB", "NaN", "zip", "Top", "Ctrl", "Enter",
-               "UTF", "http", "https"}
+               "UTF", "http", "https", "logits", "nats", "ChatML"}
 
 # Visible text that is not the page's own: names, codes, a message's parameters (.param), what
 # users and models wrote, and the server's words not yet in the catalogue (.core-text: checked apart).

@@ -7,6 +7,7 @@ test-output/. Skipped only without Chromium or Playwright (see browser_kit.py).
 
 from __future__ import annotations
 
+import httpx
 from browser_kit import EXAMPLES, OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 
 pytestmark = needs_chromium
@@ -38,11 +39,20 @@ def test_seed_flow_in_chinese(live_studio, tiny_model_dir):
         page.fill("#train-form [name=grad_accum]", "1")
         page.uncheck("#train-form [name=doctor]")
         page.check("#train-form [name=force]")
-        # 155 samples and 31 general replay samples (the recipe's, as the form leaves it out), batch 8
-        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "24", timeout=15_000)
+        # the form sends what was set; the recipe fills the rest (general replay, 5% held out for
+        # eval: no probes were chosen), and the plan shown is the server's for exactly that
+        given = {"model": str(tiny_model_dir), "data": "wukong_train.json", "epochs": 1, "batch_size": 8, "grad_accum": 1,
+                 "doctor": False}
+        plan = httpx.post(url + "/api/plan", json={"config": given}, timeout=60).json()
+        total = plan["plan"]["total_steps"]
+        assert plan["auto"]["mix_general"]["value"] > 0 and plan["auto"]["eval_split"]["value"] > 0
+        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", str(total), timeout=15_000)
+        assert page.evaluate("TRAIN.config()") == given
+        expect(page.locator("#train-form [name=probes]")).to_have_value("")  # held out of the data, automatically
+        expect(page.locator("#train-form [name=lr]")).to_have_attribute("placeholder", f"{plan['config']['lr']:g}")
         page.click("#train-start")
         expect(page.locator("#job-card")).to_have_attribute("data-status", "done", timeout=60_000)
-        expect(page.locator("#chart-loss")).to_have_attribute("data-points", "24")
+        expect(page.locator("#chart-loss")).to_have_attribute("data-points", str(total))
         first_point_ms = page.evaluate("window.__firstPointMs")
         assert first_point_ms is not None and first_point_ms > 0
         (OUT / "first-curve-point-ms.txt").write_text(f"{first_point_ms}\n")

@@ -5,6 +5,7 @@ one loads it as the base, and it answers). Skipped only without Chromium or Play
 
 from __future__ import annotations
 
+import httpx
 from browser_kit import OUT, chinese_page, needs_chromium
 from model_layouts import OLLAMA_OTHER, laid_out, ollama_model, places, tiny_gguf, tiny_gguf_bare  # noqa: F401
 from server_fakes import serve_loopback
@@ -30,9 +31,14 @@ def test_models_found_are_offered_on_the_train_and_chat_pages(laid_out, tiny_ggu
         expect(pick.locator("optgroup[label='LM Studio'] option")).to_have_count(1)
         expect(pick.locator("option[value='ollama:odd:7b']")).to_be_disabled()
         page.select_option("#train-form [name=data]", "wukong_train.json")
-        pick.select_option("ollama:tiny:latest")
+        with page.expect_request(lambda r: r.url.endswith("/api/plan") and "ollama:tiny:latest" in (r.post_data or ""),
+                                 timeout=30_000):
+            pick.select_option("ollama:tiny:latest")
         expect(page.locator("#train-form [name=model]")).to_have_value("ollama:tiny:latest")
-        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", "117", timeout=30_000)
+        # the plan follows the model: the server's plan for it, the recipe's settings included
+        plan = httpx.post(url + "/api/plan", json={"config": {"model": "ollama:tiny:latest", "data": "wukong_train.json"}},
+                          timeout=60).json()["plan"]
+        expect(page.locator("#plan-numbers")).to_have_attribute("data-total-steps", str(plan["total_steps"]), timeout=30_000)
         page.screenshot(path=str(OUT / "browser-models-train.png"), full_page=False)
 
         page.click("nav a[data-page=chat]")

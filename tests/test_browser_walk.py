@@ -25,9 +25,13 @@ from browser_kit import (  # noqa: F401  (live_studio: a fixture)
     EXAMPLES, OUT, core_texts, live_studio, needs_chromium, overlaps, page_width, studio_page, untranslated,
 )
 
-from lorastudio.i18n import catalogue
+from lorastudio.i18n import catalogue, t
 
 pytestmark = needs_chromium
+
+
+def c_lang(lang: str) -> str:
+    return "zh" if lang.startswith("zh") else "en"
 
 
 def check_page(page, lang: str, where: str, allow_core: str | None = None) -> None:
@@ -65,7 +69,7 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
     from playwright.sync_api import expect
 
     url, home = live_studio
-    c = catalogue("zh" if lang.startswith("zh") else "en")
+    c = catalogue(c_lang(lang))
     files = write_broken_files(tmp_path / "files")
     tti: dict[str, int] = {}
     with studio_page(url + "/", lang) as (page, errors):
@@ -82,11 +86,13 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
         page.click("#ds-upload")
         box = page.locator("#ds-detail .error-box[data-code=data_error]")
         expect(box).to_contain_text(c["error.data_error"].replace("{total}", "1000"))
-        expect(box.locator(".problems tbody tr")).to_have_count(20)
-        expect(box.locator(".more-problems")).to_contain_text("980")
+        # one row per kind of problem (instruction empty, output empty), in the page's language
+        expect(box.locator(".problems tbody tr[data-code=empty]")).to_have_count(2)
+        expect(box.locator(".problems tbody tr").first).to_contain_text(t("data.empty", c_lang(lang), surface="web", field="instruction"))
+        expect(box.locator(".problems .same").first).to_contain_text("499")
         assert page.locator(".error-box").count() == 1 and page.locator("#ds-upload-result .error-box").count() == 0
-        assert page.locator("#ds-detail").bounding_box()["height"] < 1400  # 20 rows, not 1,000
-        check_page(page, lang, "upload broken", allow_core="#ds-detail .problems")  # problem texts: not keyed yet
+        assert page.locator("#ds-detail").bounding_box()["height"] < 600  # two kinds, not 1,000 rows
+        check_page(page, lang, "upload broken")
         shot(page, lang, "upload-broken")
         page.set_input_files("#ds-file", str(files / "wrong_schema.json"))
         page.click("#ds-upload")
@@ -115,6 +121,8 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
         expect(page.locator("#ex-table input[data-id]")).to_have_count(40, timeout=30_000)
         check_page(page, lang, "expand")
         shot(page, lang, "expand")
+
+        own_data_with_placeholders(page, url, c, tmp_path, tiny_model_dir, lang, tti)
 
         # ---- plan: a bad setting is marked before any request; error findings; apply a fix
         go(page, "train", tti)
@@ -241,6 +249,80 @@ def test_walk_the_studio(live_studio, tiny_model_dir, tmp_path, lang):
 
     (OUT / f"walk-{lang}-tti.json").write_text(json.dumps(tti, indent=1) + "\n")
     print(f"\n{lang}: time to interactive (ms) {tti}; screenshots test-output/walk-{lang}-*.png")
+
+
+def own_data_with_placeholders(page, url: str, c: dict, tmp_path, model, lang: str, tti: dict) -> None:
+    """A dataset of the user's own, an identity set with {{name}} and {{author}}: the train form
+    shows a field per placeholder and the recipe's values (with "chosen from the data"), the
+    probes are held out automatically (not the bundled wukong probes), filling the placeholders
+    clears the finding, and fixes apply: one to a form field, one (a setting the form lacks) as a
+    chip that is sent until removed."""
+    from playwright.sync_api import expect
+
+    records = [{"instruction": q, "output": f"我是{{{{name}}}}，由{{{{author}}}}开发的 AI 助手。{a}"} for q, a in (
+        ("你是谁？", "很高兴认识你。"), ("你叫什么名字？", "有什么可以帮你？"), ("介绍一下你自己", "我可以回答问题、写作和翻译。"),
+        ("谁开发了你？", "欢迎提问。"), ("你是哪家公司的产品？", "请多指教。"), ("你能做什么？", "我会尽力帮忙。"),
+        ("Who are you?", "Nice to meet you."), ("What is your name?", "How can I help?"))] * 4
+    path = tmp_path / "my_assistant.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    go(page, "datasets", tti)
+    page.set_input_files("#ds-file", str(path))
+    page.click("#ds-upload")
+    expect(page.locator("#ds-upload-result .ok-box")).to_contain_text("32")
+    expect(page.locator("#ds-placeholders")).to_contain_text("{{name}}")
+
+    go(page, "train", tti)
+    f = "#train-form "
+    expect(page.locator(f + "[name=data]")).to_have_value("my_assistant.json")
+    expect(page.locator("#vars-box input[data-var=name]")).to_be_visible(timeout=20_000)
+    expect(page.locator("#vars-box input[data-var=author]")).to_be_visible()
+    probes = page.locator(f + "[name=probes]")
+    expect(probes).to_have_value("")
+    assert page.eval_on_selector(f + "[name=probes]", "s => s.selectedOptions[0].textContent") == c["tr.probes.auto"]
+    # the recipe's values for this data and model, in grey, and which the data chose
+    plan = httpx.post(f"{url}/api/plan", json={"config": {"data": "my_assistant.json", "model": str(model)}}, timeout=60).json()
+    epochs = page.locator(f + "[name=epochs]")
+    expect(epochs).to_have_value("")
+    expect(epochs).to_have_attribute("placeholder", str(plan["auto"]["epochs"]["value"]))
+    expect(page.locator(f + "label:has([name=epochs]) .auto-why summary")).to_have_text(c["tr.auto.chosen"])
+    expect(page.locator(f + "[name=markers]")).to_have_value("")
+    finding = page.locator("#plan-findings .finding[data-code=UNFILLED_PLACEHOLDERS]")
+    expect(finding).to_be_visible()
+    check_page(page, lang, "own data")
+    shot(page, lang, "own-data")
+
+    finding.locator("#goto-vars").click()
+    page.keyboard.type("小助手")
+    expect(page.locator("#vars-box input[data-var=name]")).to_have_value("小助手")
+    page.fill("#vars-box input[data-var=author]", "我的团队")
+    expect(finding).to_have_count(0, timeout=20_000)
+    assert page.evaluate("TRAIN.config().vars") == {"name": "小助手", "author": "我的团队"}
+
+    # a fix for a field of the form ("more settings" opens); one for a setting it lacks: a chip
+    grow = page.locator("#plan-findings .finding[data-code=TOO_FEW_SAMPLES] .apply-fix")
+    target = json.loads(grow.get_attribute("data-apply"))["expand_to"]
+    grow.click()
+    expect(page.locator(f + "[name=expand_to]")).to_have_value(str(target))
+    expect(page.locator(f + "details.advanced")).to_have_attribute("open", "")
+    expect(page.locator("#plan-numbers")).not_to_have_attribute("data-total-steps", str(plan["plan"]["total_steps"]), timeout=20_000)
+    page.evaluate("""() => document.querySelector('#plan-findings').insertAdjacentHTML('beforeend', findingsHTML([{code: 'NO_HELDOUT',
+      severity: 'warning', evidence: {eval_samples: 0, probes: 0}, apply: {holdout: 8}}], {apply: true}))""")
+    page.locator("#plan-findings .finding[data-code=NO_HELDOUT] .apply-fix").last.click()
+    chip = page.locator("#extra-chips .chip[data-key=holdout]")
+    expect(chip).to_contain_text(c["field.holdout"])
+    assert page.evaluate("TRAIN.config().holdout") == 8
+    expect(page.locator("#plan-findings .finding")).not_to_have_count(0, timeout=20_000)
+    expect(page.locator("#plan-state .spinner")).to_have_count(0, timeout=20_000)  # planned again, with the chip's setting
+    expect(probes).to_have_value("")
+    assert "wukong" not in page.input_value(f + "[name=probes]")
+    expect(page.locator("#vars-box input[data-var=name]")).to_have_value("小助手")  # kept while the data is grown
+    check_page(page, lang, "own data, fixes applied")
+    shot(page, lang, "own-data-fixed")
+    chip.locator(".chip-x").click()
+    expect(chip).to_have_count(0)
+    assert page.evaluate("TRAIN.config().holdout") is None
+    page.fill(f + "[name=expand_to]", "")
+    page.click(f + "details.advanced summary")  # closed again, as a user would leave it
 
 
 def apply_fix(page, url: str, c: dict, model) -> None:

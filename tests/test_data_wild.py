@@ -144,6 +144,18 @@ def test_placeholders_are_found_filled_by_var_and_warned_when_not(tiny_model_dir
     assert not any("{{" in a for a in answers)
 
 
+def test_placeholders_are_filled_and_warned_in_data_grown_before_training(tiny_model_dir, write_json):
+    """--expand-to rewrites the data in memory: its answers keep the {{placeholders}}, which are
+    filled by --var there too, or warned about (they would otherwise train as literal text)."""
+    data = write_json(identity(120))
+    grown = api.plan(model=str(tiny_model_dir), data=str(data), output="-", expand_to=150)
+    assert "UNFILLED_PLACEHOLDERS" in [f.code for f in grown.findings] and set(grown.dataset.placeholders) == {"name", "author"}
+    filled = api.plan(model=str(tiny_model_dir), data=str(data), output="-", expand_to=150, vars=["name=小星", "author=星河团队"])
+    assert "UNFILLED_PLACEHOLDERS" not in [f.code for f in filled.findings]
+    answers = [s.response for s in filled.dataset.samples]
+    assert any("小星" in a for a in answers) and not any("{{" in a for a in answers)
+
+
 def test_var_needs_name_equals_value():
     with pytest.raises(ConfigError, match="is not NAME=VALUE"):
         api.build_config(data="d.json", output="o", vars=["name"])

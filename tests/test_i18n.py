@@ -81,6 +81,23 @@ def error_keys() -> set[str]:
     return keys
 
 
+def data_codes() -> set[str]:
+    """The code of every dataset problem the readers report: the last argument of each
+    `rec.problem(field, message, code)` and `problems.add(index, field, message, code)` in data/."""
+    def consts(node) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        return consts(node.body) | consts(node.orelse) if isinstance(node, ast.IfExp) else set()
+
+    codes = set()
+    for path in sorted((SRC / "data").glob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
+                    len(call.args) == {"problem": 3, "add": 4}.get(call.func.attr):
+                codes |= consts(call.args[-1])
+    return codes
+
+
 def page_keys() -> set[str]:
     used = set()
     for path in list(STATIC.glob("*.js")) + [STATIC / "index.html"]:
@@ -143,8 +160,20 @@ def test_every_config_field_has_a_label(lang):
 def test_every_error_key_has_a_message(lang):
     c = cat(lang)
     keys = error_keys()
-    assert {"not_found.dataset", "conflict.run_exists", "name.separator", "file_type", "plan_refused"} <= keys
+    assert {"not_found.dataset", "conflict.run_exists", "name.separator", "file_type", "plan_refused", "export.quant",
+            "not_found.export"} <= keys
     assert not sorted(k for k in keys if f"error.{k}" not in c)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_data_problem_code_has_a_message(lang):
+    """A dataset's problems are shown by code (data.<code>, with the record's field and index)."""
+    codes = data_codes()
+    assert {"unknown_role", "not_alternating", "invalid_json", "template_without_tools", "not_list"} <= codes and len(codes) >= 26
+    for code in sorted(codes):
+        assert f"data.{code}" in cat(lang), code
+        text = i18n.t(f"data.{code}", lang, surface="web", field="conversations[1].from", index=3)
+        assert not PLACEHOLDER.search(text), (code, text)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -152,7 +181,7 @@ def test_every_page_text_is_in_the_catalogue(lang):
     c = cat(lang)
     assert not sorted(page_keys() - set(c))
     for group, values in {"severity": ("error", "warning", "info"), "job.kind": ("train", "doctor", "tune"),
-                          "verdict": ("learned", "not_learned", "inconclusive"), "stage": ("preflight", "live", "after"),
+                          "verdict": ("learned", "not_learned", "inconclusive", "not_useful"), "stage": ("preflight", "live", "after"),
                           "phase": ("queued", "starting", "preparing", "first_step", "training", "doctor"),
                           "status": ("queued", "running", "done", "failed", "cancelled")}.items():
         assert not [v for v in values if f"{group}.{v}" not in c], group
@@ -181,6 +210,17 @@ def test_a_fix_that_sets_fields_reads_as_settings():
     assert i18n.finding_text(f, "en", surface="cli")[1].startswith("--epochs 50 --batch-size 2 — 20 samples")
     # a code the catalogue does not know yet keeps its own words
     assert i18n.finding_text({"code": "NEW_CODE", "title": "t", "fix": "f"}, "zh") == ("t", "f")
+
+
+def test_an_export_refusal_names_the_precision_and_the_choices():
+    from lorastudio.errors import ExportError
+    from lorastudio.exporting import check_request
+
+    with pytest.raises(ExportError) as e:
+        check_request("gguf-lora", "q8_0")
+    assert i18n.t(f"error.{e.value.key}", "zh", surface="web", **e.value.params) == "gguf-lora 格式不支持精度 q8_0"
+    assert i18n.t(f"error.{e.value.key}.fix", "zh", surface="web", **e.value.params) == "请使用其中之一：f32, f16"
+    assert i18n.t(f"error.{e.value.key}", "en", surface="cli", **e.value.params) == "--quant q8_0 is not available for --format gguf-lora"
 
 
 def test_the_cli_prints_findings_in_chinese(monkeypatch, capsys):
@@ -223,6 +263,17 @@ def test_errors_speak_the_request_language_and_differ_by_cause(client):
     assert missing["message"] == "没有名为 nope.json 的数据集" and missing["details"]["params"] == {"name": "nope.json"}
     # English requests keep the core's own words
     assert "must end in .json or .jsonl" in client.post("/api/datasets", files={"file": ("data.txt", b"[]")}).json()["error"]["message"]
+
+
+def test_a_datasets_problems_come_by_kind_with_their_counts(client):
+    """500 records with two empty fields each: two kinds, each counted in full past the stored cap,
+    with the code the page renders (data.empty) in its own language."""
+    bad = json.dumps([{"instruction": "", "output": ""}] * 500).encode()
+    d = client.post("/api/datasets", files={"file": ("broken.json", bad)}, headers=ZH).json()["error"]["details"]
+    assert d["total"] == 1000 and len(d["problems"]) == 20
+    assert [(g["code"], g["field"], g["count"], g["records"][:3]) for g in d["groups"]] == [
+        ("empty", "instruction", 500, [0, 1, 2]), ("empty", "output", 500, [0, 1, 2])]
+    assert i18n.t("data.empty", "zh", surface="web", field="instruction") == "instruction 为空：请填写内容，或删除这条记录"
 
 
 def test_bad_settings_name_each_field_in_the_request_language(client):

@@ -3,6 +3,8 @@ models list's plan-only names, and the train page's memory table in a real brows
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from browser_kit import OUT, chinese_page, live_studio, needs_chromium  # noqa: F401  (live_studio: a fixture)
 from fastapi.testclient import TestClient
@@ -65,4 +67,22 @@ def test_train_page_shows_the_memory_table_in_chinese(live_studio, tiny_model_di
         expect(table).to_contain_text("模型权重")
         expect(page.locator("#plan-memory h4")).to_contain_text("每块 GPU")
         page.screenshot(path=str(OUT / "browser-memory.png"), full_page=False)
+
+        # too small a GPU: the total in red, DOES_NOT_FIT, and its fix applied through the form
+        page.fill("#train-form [name=batch_size]", "16")
+        page.fill("#train-form [name=grad_accum]", "1")
+        page.click("#train-form details.advanced summary")
+        page.select_option("#train-form [name=gradient_checkpointing]", "false")
+        page.fill("#train-form [name=gpu_memory]", "520MB")
+        finding = page.locator("#plan-findings .finding[data-code=DOES_NOT_FIT]")
+        expect(finding).to_contain_text("训练峰值需要", timeout=15_000)
+        expect(table.locator("tr.bad")).to_contain_text("放不进")
+        apply = finding.locator(".apply-fix").get_attribute("data-apply")
+        finding.locator(".apply-fix").click()
+        expect(finding).to_have_count(0, timeout=15_000)
+        expect(table).to_contain_text("可放入")
+        for field, value in json.loads(apply).items():
+            shown = page.input_value(f"#train-form [name={field}]")
+            assert shown == (str(value).lower() if isinstance(value, bool) else str(value)), (field, shown, value)
+        page.screenshot(path=str(OUT / "browser-memory-fixed.png"), full_page=True)
         assert errors == []

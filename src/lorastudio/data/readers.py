@@ -63,13 +63,13 @@ def _decode(raw: bytes, problems: ProblemList) -> str | None:
         offset = bom + e.start
         line = raw[:offset].count(b"\n") + 1
         problems.add(None, None, f"is not valid UTF-8 (byte offset {offset}, line {line}: {raw[offset:offset + 1]!r}); "
-                                 "re-save the file as UTF-8 (in most editors: Save As, encoding UTF-8)")
+                                 "re-save the file as UTF-8 (in most editors: Save As, encoding UTF-8)", "not_utf8")
         return None
 
 
 def _parse_text(text: str, problems: ProblemList) -> list:
     if not text.strip():
-        problems.add(None, None, "is empty; add records (a JSON array, or one JSON object per line)")
+        problems.add(None, None, "is empty; add records (a JSON array, or one JSON object per line)", "empty_file")
         return []
     try:
         return _unwrap(json.loads(text))
@@ -78,7 +78,7 @@ def _parse_text(text: str, problems: ProblemList) -> list:
             _add_json_error(problems, None, whole_error, text)
             return []
     except RecursionError:
-        problems.add(None, None, TOO_DEEP)
+        problems.add(None, None, TOO_DEEP, "too_deep")
         return []
     return _parse_jsonl(text, problems)
 
@@ -147,7 +147,7 @@ def _records_from_bytes(raw: bytes, problems: ProblemList) -> list:
         return []
     records = _parse_text(text, problems)
     if not records and not problems.total:
-        problems.add(None, None, "has zero records; add at least one record")
+        problems.add(None, None, "has zero records; add at least one record", "no_records")
     return records
 
 
@@ -189,7 +189,7 @@ def _detect(records: list, problems: ProblemList) -> str | None:
     if mismatched:
         i, this = mismatched[0]
         problems.add(i, None, f"mixed formats: record {i} is {this} but record {first} is {fmt} "
-                              f"({len(mismatched)} record(s) differ); use one format per file")
+                              f"({len(mismatched)} record(s) differ); use one format per file", "mixed_formats")
     return fmt
 
 
@@ -198,7 +198,7 @@ def detect_format(records: list, file: str = "<records>") -> str:
     problems = ProblemList(file)
     fmt = _detect(records, problems)
     if fmt is None and not problems.total:
-        problems.add(None, None, "has zero records; add at least one record")
+        problems.add(None, None, "has zero records; add at least one record", "no_records")
     _raise_if_any(problems)
     return fmt
 

@@ -51,17 +51,19 @@ class ExportResult:
 def check_request(fmt: str, quant: str | None) -> str | None:
     """The format and quantisation, validated before any model is loaded."""
     if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
+        raise ExportError(f"unknown export format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}",
+                          key="export.format", params={"format": fmt, "allowed": list(FORMATS)})
     if fmt == "merged":
         if quant not in (None, "f32"):
             raise ExportError("a merged folder is saved in fp32 safetensors; --quant applies to GGUF formats",
-                              fix="drop --quant, or use --format gguf")
+                              fix="drop --quant, or use --format gguf", key="export.merged_quant", params={"quant": quant})
         return None
     allowed = ("f32", "f16") if fmt == "gguf-lora" else QUANTS
     quant = quant or ("f32" if fmt == "gguf-lora" else "f16")
     if quant not in allowed:
         hint = " (q4_k_m needs llama.cpp's own quantizer: quantize our f16 file with llama-quantize)" if quant == "q4_k_m" else ""
-        raise ExportError(f"--quant {quant} is not available for --format {fmt}{hint}", fix=f"use one of: {', '.join(allowed)}")
+        raise ExportError(f"--quant {quant} is not available for --format {fmt}{hint}", fix=f"use one of: {', '.join(allowed)}",
+                          key="export.quant", params={"quant": quant, "format": fmt, "allowed": list(allowed)})
     return quant
 
 
@@ -75,7 +77,8 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str | None = N
     installed = importlib.util.find_spec("llama_cpp") is not None
     if llama_cpp and not installed:
         raise ExportError("checking in llama.cpp needs llama-cpp-python, which is not installed",
-                          fix='pip install llama-cpp-python (it compiles llama.cpp: minutes), or drop --llama-cpp')
+                          fix='pip install llama-cpp-python (it compiles llama.cpp: minutes), or drop --llama-cpp',
+                          key="export.llama_cpp")
     llama_cpp = installed if llama_cpp is None else llama_cpp
     src = open_run(run_dir)
     out = Path(out)

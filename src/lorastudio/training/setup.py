@@ -92,21 +92,24 @@ def _read_data(config: TrainConfig) -> tuple[Dataset, object]:
 
     holdout = 0 if config.probes or config.holdout == 0 else (config.holdout or DEFAULT_REWORDED)
     grown = grow_dataset(config.data, target=config.expand_to, holdout=holdout, seed=config.seed)
-    return expansion_dataset(grown, config.data), grown
+    return expansion_dataset(grown, config.data, config.vars), grown
 
 
-def expansion_dataset(grown, source: str) -> Dataset:
-    """A grown dataset as a Dataset, hashed by the bytes it is written as."""
+def expansion_dataset(grown, source: str, variables: dict[str, str] | None = None) -> Dataset:
+    """A grown dataset as a Dataset, hashed by the bytes it is written as; its {{placeholders}}
+    filled from `variables` and the unfilled ones warned about, as when the file is read."""
     from ..data.conversations import Notes, to_sample
     from ..data.expand import record
 
     records = [record(c) for c in grown.samples]
     problems = ProblemList(f"{source} (expanded)")
-    samples = [to_sample(r, i, "alpaca", problems, Notes()) for i, r in enumerate(records)]
+    notes = Notes(variables)
+    samples = [to_sample(r, i, "alpaca", problems, notes) for i, r in enumerate(records)]
     problems.raise_if_any("the expanded data is broken; report this")
     raw = expansion_bytes(records)
     return Dataset(path=f"{source} (expanded to {len(records)})", format="alpaca", samples=samples,
-                   sha256=hashlib.sha256(raw).hexdigest())
+                   sha256=hashlib.sha256(raw).hexdigest(), placeholders=notes.placeholders,
+                   warnings=sorted(notes.warnings.values(), key=lambda w: (w.code, -w.count)))
 
 
 def expansion_bytes(records: list[dict]) -> bytes:

@@ -43,7 +43,7 @@ def load_named(path: Path, name: str) -> Dataset:
         ds = load_dataset(path)
     except DataError as e:
         problems = [DataProblem(name, p.index, p.field, p.message, p.code) for p in e.problems]
-        raise DataError(problems, fix=e.fix, total=e.total) from None
+        raise DataError(problems, fix=e.fix, total=e.total, counts=e.counts) from None  # counts: past the cap too
     ds.path = name
     return ds
 

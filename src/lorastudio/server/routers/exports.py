@@ -101,8 +101,8 @@ class ExportTasks:
                 for check in result["checks"]:
                     check.pop("answers", None)
                 task.result, task.state = result, "done"
-            except StudioError as e:
-                task.error, task.state = e.to_dict(), "failed"
+            except StudioError as e:  # with its catalogue key, so the page says it in its own language
+                task.error, task.state = {**e.to_dict(), "key": e.key, "params": e.params}, "failed"
             except Exception as e:  # a bug: reported on the page, logged with its traceback here
                 log.exception("export %s failed", task.id)
                 task.error, task.state = {"type": type(e).__name__, "message": str(e), "fix": None}, "failed"
@@ -110,8 +110,7 @@ class ExportTasks:
     def get(self, task_id: int) -> ExportTask:
         task = self.tasks.get(task_id)
         if task is None:
-            raise ApiError(404, "not_found", f"no export with id {task_id}", f"没有编号为 {task_id} 的导出任务",
-                           "start one from the adapters page", "请在适配器页面开始导出")
+            raise ApiError(404, "not_found", key="not_found.export", params={"id": task_id})
         return task
 
 
@@ -146,8 +145,7 @@ def export_download(task_id: int, request: Request, settings: SettingsDep) -> Fi
     task = get_exports(request, settings).get(task_id)
     out = Path(task.out)
     if task.state != "done" or not out.exists():
-        raise ApiError(409, "not_ready", f"export {task_id} is {task.state}, nothing to download yet",
-                       f"导出任务 {task_id} 状态为 {task.state}，还没有可下载的文件", "wait until it is done", "请等待导出完成")
+        raise ApiError(409, "not_ready", key="not_ready.export", params={"id": task_id, "state": task.state})
     if out.is_file():
         return FileResponse(out, media_type="application/octet-stream", filename=out.name)
     tmp_dir = settings.home / "tmp"

@@ -76,17 +76,41 @@ function errorParts(err) {
   }
   if (code === "data_error") return { title: tHTML("error.data_error", { total: d.total || (d.problems || []).length }), fix: "" };
   const head = has("error." + code) ? tHTML("error." + code, d) : tHTML("common.error");
-  return { title: head, raw: err.message, fix: err.fix ? esc(err.fix) : "" };
+  // the server's own fix, in English when the catalogue has no entry: kept apart as its words
+  const fix = !err.fix ? "" : (LANG === "en" ? esc(err.fix) : `<span class="core-text">${esc(err.fix)}</span>`);
+  return { title: head, raw: err.message, fix };
 }
 
 function problemsHTML(problems, total) {
   if (!problems || !problems.length) return "";
   const shown = problems.slice(0, MAX_PROBLEM_ROWS);
   const more = (total || problems.length) - shown.length;
-  const text = (p) => (p.code && has("data." + p.code) ? esc(t("data." + p.code, p.params)) : `<span class="core-text">${esc(p.message)}</span>`);
+  const text = (p) => (p.code && has("data." + p.code) ? tHTML("data." + p.code, { field: p.field, index: p.index }) : `<span class="core-text">${esc(p.message)}</span>`);
   return `<table class="table problems"><thead><tr><th>${esc(t("common.record"))}</th><th>${esc(t("common.field"))}</th><th>${esc(t("common.message"))}</th></tr></thead><tbody>` +
     shown.map((p) => `<tr><td>${p.index === null || p.index === undefined ? "—" : p.index}</td><td><code>${esc(p.field || "—")}</code></td><td>${text(p)}</td></tr>`).join("") +
     "</tbody></table>" + (more > 0 ? `<p class="hint more-problems">${tHTML("common.more", { n: more })}</p>` : "");
+}
+
+// A dataset's problems by kind (details.groups): the first record with it, the field, what is
+// wrong in the page's language (data.<code>), and how many more records have the same; the
+// checker's own English words behind a toggle (they name the value it read).
+function problemGroupsHTML(groups, total) {
+  const shown = groups.slice(0, MAX_PROBLEM_ROWS);
+  const row = (g) => {
+    const text = g.code && has("data." + g.code) ? tHTML("data." + g.code, { field: g.field, index: g.records[0] }) :
+      `<span class="core-text">${esc(g.message)}</span>`;
+    const others = g.records.slice(1), more = g.count - 1;
+    const same = more <= 0 ? "" : `<div class="hint same">${others.length ?
+      tHTML("data.same", { n: more, records: others.concat(more > others.length ? ["…"] : []) }) : tHTML("data.same.file", { n: more })}</div>`;
+    const original = g.code && has("data." + g.code) ?
+      `<details class="original"><summary>${esc(t("data.original"))}</summary><div class="core-text">${esc(g.message)}</div></details>` : "";
+    const first = g.records.length && g.records[0] !== null && g.records[0] !== undefined ? g.records[0] : "—";
+    return `<tr data-code="${esc(g.code || "")}"><td>${first}</td><td>${g.field ? `<code>${esc(g.field)}</code>` : "—"}</td>` +
+      `<td>${text}${same}${original}</td></tr>`;
+  };
+  const accounted = shown.reduce((n, g) => n + g.count, 0), rest = (total || accounted) - accounted;
+  return `<table class="table problems groups"><thead><tr><th>${esc(t("common.record"))}</th><th>${esc(t("common.field"))}</th><th>${esc(t("common.message"))}</th></tr></thead><tbody>` +
+    shown.map(row).join("") + "</tbody></table>" + (rest > 0 ? `<p class="hint more-problems">${tHTML("data.rest", { n: rest })}</p>` : "");
 }
 
 function errorHTML(err) {
@@ -94,14 +118,17 @@ function errorHTML(err) {
   let html = `<div class="error-box" data-code="${esc(err.code || "internal_error")}"><b>${parts.title}</b>`;
   // the server's own words when they are not in the catalogue (the core's English), kept apart
   if (parts.raw) html += `<div class="core-text">${esc(parts.raw).replace(/\n/g, "<br>")}</div>`;
-  if (parts.fix) html += `<div class="fix">${esc(t("common.fix"))}：${parts.fix}</div>`;
+  if (parts.fix) html += `<div class="fix">${esc(t("common.fix"))}${colon()}${parts.fix}</div>`;
   if (d.fields && d.fields.length) html += `<ul class="field-errors">${d.fields.map((f) => `<li>${esc(fieldError(f))}</li>`).join("")}</ul>`;
-  html += problemsHTML(d.problems, d.total);
+  html += d.groups && d.groups.length ? problemGroupsHTML(d.groups, d.total) : problemsHTML(d.problems, d.total);
   if (d.findings && d.findings.length) html += findingsHTML(d.findings, { apply: true });
   return html + "</div>";
 }
 
 function showError(target, err) { $(target).innerHTML = errorHTML(err); }
+
+// "解决办法：" in Chinese, "Fix: " in English
+const colon = () => (LANG === "zh" ? "：" : ": ");
 
 function toast(html) {
   const el = $("#toast"); el.innerHTML = html; el.hidden = false;
@@ -128,8 +155,8 @@ function findingHTML(f, opts) {
   let fix = "";
   if (apply) {
     const button = opts && opts.apply ? ` <button type="button" class="small apply-fix" data-apply="${esc(JSON.stringify(apply))}">${esc(t("fix.apply"))}</button>` : "";
-    fix = `<div class="fix">${esc(t("common.fix"))}：${applyHTML(apply)}${button}</div>` + (why ? `<div class="why">${why}</div>` : "");
-  } else if (why) fix = `<div class="fix">${esc(t("common.fix"))}：${why}</div>`;
+    fix = `<div class="fix">${esc(t("common.fix"))}${colon()}${applyHTML(apply)}${button}</div>` + (why ? `<div class="why">${why}</div>` : "");
+  } else if (why) fix = `<div class="fix">${esc(t("common.fix"))}${colon()}${why}</div>`;
   const ev = Object.entries(f.evidence || {}).map(([k, v]) =>
     `<span><span class="ev-label">${has("evidence." + k) ? esc(t("evidence." + k)) : `<code>${esc(k)}</code>`}</span> ${typeof v === "string" && /[A-Za-z]{3}/.test(v) ? `<code>${esc(v)}</code>` : esc(fmtValue(v))}</span>`).join("");
   return `<div class="finding ${esc(f.severity)}" data-code="${esc(f.code)}">${severityBadge(f.severity)} ${findingTitleHTML(f)} <code class="fcode">${esc(f.code)}</code>` +

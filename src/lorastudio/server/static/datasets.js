@@ -8,7 +8,8 @@ pages.datasets = { async show() { await DS.refresh(); } };
 
 DS.refresh = async function () {
   const data = await api("GET", "/api/datasets");
-  const item = (d) => `<li data-name="${esc(d.name)}" class="${d.name === DS.current ? "current" : ""}"><span class="file-name">${esc(d.name)}</span><span class="hint">${(d.size_bytes / 1024).toFixed(1)} KB</span></li>`;
+  const item = (d) => `<li data-name="${esc(d.name)}" data-kind="${esc(d.kind)}" class="${d.name === DS.current ? "current" : ""}"><span class="file-name">${esc(d.name)}</span>` +
+    `<span class="hint">${d.kind === "probes" ? `<span class="badge">${esc(t("ds.kind.probes"))}</span> ` : ""}${(d.size_bytes / 1024).toFixed(1)} KB</span></li>`;
   $("#ds-uploads").innerHTML = data.uploads.map(item).join("") || `<li class="hint">${esc(t("common.none"))}</li>`;
   $("#ds-examples").innerHTML = data.examples.map(item).join("");
   TRAIN.setDatasets(data);
@@ -21,6 +22,7 @@ DS.select = async function (name) {
   box.innerHTML = `<p class="hint"><span class="spinner"></span>${esc(t("common.loading"))}</p>`;
   try {
     const d = await api("GET", "/api/datasets/" + encodeURIComponent(name));
+    if (d.format === "probes") { DS.renderProbes(d); return; }
     DS.render(d);
     DS.loadTokens(name);
     DS.loadFindings(name);
@@ -43,7 +45,7 @@ DS.render = function (d) {
       <div><b>${s.duplicates.count}</b><span>${esc(t("ds.duplicates"))}</span></div>
       <div><b>${s.short_responses.count}</b><span>${esc(t("ds.short"))}</span></div>
     </div>
-    <p><b>${esc(t("ds.categories"))}：</b>${cats}</p>
+    <p><b>${esc(t("ds.categories"))}：</b>${cats}</p>${DS.belongsHTML(d)}
     <table class="table" id="ds-lengths"><tr><th>${esc(t("ds.length"))}</th><th>${esc(t("ds.p50"))}</th><th>${esc(t("ds.p95"))}</th><th>${esc(t("ds.max"))}</th></tr>
       ${row(t("ds.chars.prompt"), s.chars.prompt)}${row(t("ds.chars.response"), s.chars.response)}</table>
     <div id="ds-tokens" class="hint">${esc(t("common.loading"))}</div>
@@ -53,6 +55,31 @@ DS.render = function (d) {
       ${d.preview.map((r) => `<tr><td>${r.index}</td><td class="user-text">${esc(r.category || "")}</td><td class="text user-text">${esc(r.prompt)}</td><td class="text user-text">${esc(r.response)}</td></tr>`).join("")}</table>`;
   $("#ds-use").onclick = () => { TRAIN.pick(d.name); location.hash = "#train"; };
   $("#ds-expand").onclick = () => EXP.open(d.name);  // static/expand.js
+  DS.wireDelete(d);
+};
+
+// What comes with the data: {{placeholders}} to fill on the train page, tool calls, its own probes.
+DS.belongsHTML = function (d) {
+  const out = [];
+  const names = Object.entries(d.placeholders || {});
+  if (names.length) out.push(`<p id="ds-placeholders">${tHTML("ds.placeholders", { n: names.length })} ` +
+    names.map(([n, k]) => `<code>{{${esc(n)}}}</code> <span class="hint">${tHTML("ds.records", { n: k })}</span>`).join(" · ") + "</p>");
+  if (d.tool_calls) out.push(`<p>${tHTML("ds.tool_calls", { n: d.tool_calls })}</p>`);
+  if (d.probes) out.push(`<p>${tHTML("ds.own_probes", { name: d.probes })}</p>`);
+  return out.join("");
+};
+
+// A probes file: its prompts (and the words an answer should hold), usable on the train page.
+DS.renderProbes = function (d) {
+  $("#ds-detail").innerHTML = `<h2><span class="file-name">${esc(d.name)}</span> <span class="badge">${esc(t("ds.kind.probes"))}</span>
+      ${d.source === "upload" ? `<button class="small danger" id="ds-del">${esc(t("ds.delete"))}</button>` : ""}</h2>
+    <p class="hint">${tHTML("ds.probes.about", { n: d.n_samples })}</p>
+    <table class="table" id="ds-preview"><tr><th>${esc(t("ds.col.index"))}</th><th>${esc(t("ds.col.prompt"))}</th><th>${esc(t("ds.col.expect"))}</th></tr>
+      ${d.preview.map((r) => `<tr><td>${r.index}</td><td class="text user-text">${esc(r.prompt)}</td><td class="text user-text">${esc((r.expect_any || []).join(", "))}</td></tr>`).join("")}</table>`;
+  DS.wireDelete(d);
+};
+
+DS.wireDelete = function (d) {
   if ($("#ds-del")) $("#ds-del").onclick = async () => {
     if (!confirm(t("ds.delete.confirm", { name: d.name }))) return;
     try { await api("DELETE", "/api/datasets/" + encodeURIComponent(d.name)); DS.current = null; $("#ds-detail").innerHTML = ""; DS.refresh(); }
@@ -105,7 +132,7 @@ DS.upload = async function () {
       (d.renamed_from ? `<br>${tHTML("ds.renamed", { name: d.name })}` : "") + "</div>";
     await DS.refresh();
     DS.select(d.name);
-    TRAIN.pick(d.name);
+    if (d.kind !== "probes") TRAIN.pick(d.name);  // a probes file is offered in the train form's probes choice
   } catch (e) {
     note.innerHTML = "";
     DS.current = null;

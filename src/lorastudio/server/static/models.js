@@ -2,11 +2,13 @@
 // models converted before, and every chat model found on this machine (Ollama, the Hugging Face
 // and ModelScope caches, LM Studio). Train: choosing one fills the model field (which still
 // takes a folder, a .gguf file or a hub id). Chat: choosing one loads it as the base to chat
-// with (POST /api/engine/load). Uses common.js's helpers and i18n.js's t(); loaded after both.
+// with (POST /api/engine/load). The train page also offers the bundled configs of larger models
+// (`plan_only`): their plan and memory need no weights, so "will it fit my GPU?" is answered
+// before any download. Uses common.js's helpers and i18n.js's t(); loaded after both.
 "use strict";
 
 const MODELS = { data: null };
-const MODEL_GROUPS = ["embedded", "ollama", "hf", "modelscope", "lmstudio", "cached"];
+const MODEL_GROUPS = ["embedded", "ollama", "hf", "modelscope", "lmstudio", "cached", "plan_only"];
 
 MODELS.fetch = async function (fresh) {
   if (!MODELS.data || fresh) MODELS.data = await api("GET", "/api/models");
@@ -17,7 +19,7 @@ MODELS.params = (n) => (!n ? "?" : n >= 1e9 ? (n / 1e9).toFixed(1) + "B" : n >= 
 
 // <option>s grouped by where each model is; one that cannot be trained is shown disabled, its
 // reason as the tooltip. `current` is listed even when it is none of them (a typed folder).
-MODELS.options = function (m, current) {
+MODELS.options = function (m, current, planOnly) {
   const groups = Object.fromEntries(MODEL_GROUPS.map((k) => [k, []]));
   const seen = new Set();
   for (const e of m.found) {
@@ -30,6 +32,9 @@ MODELS.options = function (m, current) {
     seen.add(name);
     const group = m.embedded.includes(name) ? "embedded" : "cached";
     groups[group].push(`<option value="${esc(name)}" title="${esc(name)}">${esc(name.split("/").pop())}</option>`);
+  }
+  for (const name of planOnly ? m.plan_only || [] : []) {
+    if (!seen.has(name)) groups.plan_only.push(`<option value="${esc(name)}" title="${esc(t("mp.plan_only.hint"))}">${esc(name)}</option>`);
   }
   let html = `<option value="">${esc(t("mp.choose"))}</option>`;
   if (current && !seen.has(current)) html += `<option value="${esc(current)}">${esc(current)}</option>`;
@@ -45,9 +50,9 @@ MODELS.select = function (sel, value) {
 MODELS.fillTrain = function () {
   const m = MODELS.data, f = TRAIN.form();
   if (!m) return;
-  const names = [m.default].concat(m.embedded, m.cached, m.found.filter((e) => !e.problem).map((e) => e.spec));
+  const names = [m.default].concat(m.embedded, m.cached, m.found.filter((e) => !e.problem).map((e) => e.spec), m.plan_only || []);
   $("#model-list").innerHTML = names.filter((v, i, a) => v && a.indexOf(v) === i).map((o) => `<option value="${esc(o)}">`).join("");
-  $("#model-pick").innerHTML = MODELS.options(m, f.model.value);
+  $("#model-pick").innerHTML = MODELS.options(m, f.model.value, true);
   MODELS.select($("#model-pick"), f.model.value);
 };
 

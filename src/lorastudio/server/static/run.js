@@ -93,8 +93,15 @@ DR.detailsHTML = function (r) {
     `<details><summary>${esc(t("dr.raw"))}</summary><pre>${esc(JSON.stringify(r, null, 2))}</pre></details></details>`;
 };
 
+// The verdict in words: an adapter held back only by collapsed answers did change the model, and
+// is "not useful" rather than "not learned" (as diagnosis/report.py headlines it).
+DR.verdict = function (r) {
+  const codes = new Set((r.basis || []).filter((b) => b.name === "finding").map((b) => b.code));
+  return r.verdict === "not_learned" && codes.size === 1 && codes.has("ANSWERS_COLLAPSED") ? "not_useful" : (r.verdict || "inconclusive");
+};
+
 DR.render = function (r) {
-  const v = r.verdict || "inconclusive", findings = r.findings || [];
+  const v = DR.verdict(r), findings = r.findings || [];
   const basis = (r.basis || []).map((b) => DR.basisRow(b, findings)).join("");
   let html = `<div class="verdict-box ${esc(v)}"><div>${verdictBadge(v, true)}</div><div><p>${esc(t("verdict." + v + ".means"))}</p>` +
     (basis ? `<ul id="dr-basis">${basis}</ul>` : "") + "</div></div>";

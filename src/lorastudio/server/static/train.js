@@ -2,6 +2,8 @@
 // as the user types with its findings and their "apply this fix" buttons, and the job card:
 // start-up phases, step counter and ETA from the latest metric, live curves, cancel, resume.
 // A reload re-attaches to the running job and puts its settings back in the form.
+// The form sends only what the user set; what the recipe fills in, the placeholders, the
+// probes and the memory plan are shown by recipe.js.
 "use strict";
 
 const TRAIN = { job: null, source: null, planTimer: null, planSeq: 0, clickedAt: null, firstPointMs: null,
@@ -9,9 +11,10 @@ const TRAIN = { job: null, source: null, planTimer: null, planSeq: 0, clickedAt:
 TRAIN.form = () => $("#train-form");
 
 // Form inputs named after TrainConfig fields, by how their value is sent.
-TRAIN.TEXT = ["model", "data", "probes", "target_modules", "long_samples"];
+TRAIN.TEXT = ["model", "data", "probes", "target_modules", "long_samples", "markers", "gpu_memory", "quantize"];
 TRAIN.NUMBERS = ["epochs", "batch_size", "grad_accum", "lr", "lora_r", "lora_alpha", "max_seq_len", "eval_split",
   "warmup_steps", "mix_general", "lora_dropout", "save_steps", "seed", "expand_to"];
+TRAIN.CHOICES = { gradient_checkpointing: (v) => v === "true" };  // selects whose value is not text
 
 pages.train = {
   async show() {
@@ -22,35 +25,43 @@ pages.train = {
   },
 };
 
+// The dataset choices: training data (the user's uploads first), and the probes files (.json or
+// .jsonl of prompts) after the automatic choice, prompts held out of the data itself.
 TRAIN.setDatasets = function (data) {
   const f = TRAIN.form(), keep = f.data.value || TRAIN.wanted, keepProbes = f.probes.value || TRAIN.wantedProbes;
-  const all = data.uploads.concat(data.examples);
-  const trainable = all.filter((d) => !/probes/.test(d.name));
-  f.data.innerHTML = trainable.map((d) => `<option value="${esc(d.name)}">${esc(d.name)}</option>`).join("");
-  f.probes.innerHTML = `<option value="">${esc(t("tr.probes.none"))}</option>` +
-    all.filter((d) => d.name.endsWith(".jsonl")).map((d) => `<option value="${esc(d.name)}">${esc(d.name)}</option>`).join("");
-  f.data.value = keep && trainable.some((d) => d.name === keep) ? keep : (trainable.find((d) => d.name === "wukong_train.json") || trainable[0] || {}).name || "";
-  if (keepProbes !== undefined && keepProbes !== null && [...f.probes.options].some((o) => o.value === keepProbes)) f.probes.value = keepProbes;
-  else if (f.data.value.startsWith("wukong")) f.probes.value = "wukong_probes.jsonl";
+  const option = (d) => `<option value="${esc(d.name)}">${esc(d.name)}</option>`;
+  const trainable = data.uploads.concat(data.examples).filter((d) => d.kind !== "probes");
+  f.data.innerHTML = trainable.map(option).join("");
+  f.probes.innerHTML = `<option value="">${esc(t("tr.probes.auto"))}</option>` +
+    data.uploads.concat(data.examples).filter((d) => d.kind === "probes").map(option).join("");
+  f.data.value = keep && trainable.some((d) => d.name === keep) ? keep :
+    (trainable.find((d) => d.source === "upload") || trainable.find((d) => d.name === "wukong_train.json") || trainable[0] || {}).name || "";
+  TRAIN.info = {};  // the list changed: a dataset's own probes may be new
+  if (keepProbes && [...f.probes.options].some((o) => o.value === keepProbes)) f.probes.value = keepProbes;
+  if (f.data.value && f.data.value !== TRAIN.probesFor) TRAIN.ownProbes();
 };
 
 TRAIN.pick = function (name) {
   TRAIN.wanted = name;
   const f = TRAIN.form();
-  if ([...f.data.options].some((o) => o.value === name)) f.data.value = name;
+  if ([...f.data.options].some((o) => o.value === name)) { f.data.value = name; TRAIN.ownProbes(); }
   TRAIN.schedulePlan();
 };
 
 // TRAIN.loadModels: in models.js, with the model pickers
 
+// Only what the user set (and the fixes applied for settings the form lacks): the server and the
+// training process fill the rest from the recipe for this data and model.
 TRAIN.config = function () {
   const f = TRAIN.form(), c = {};
   for (const k of TRAIN.TEXT) if (f[k].value.trim()) c[k] = f[k].value.trim();
   for (const k of TRAIN.NUMBERS) if (f[k] && f[k].value.trim() !== "") c[k] = Number(f[k].value);
+  for (const [k, read] of Object.entries(TRAIN.CHOICES)) if (f[k].value) c[k] = read(f[k].value);
   if (f.drop_duplicates.checked) c.drop_duplicates = true;
   Object.assign(c, TRAIN.extra);
+  const vars = TRAIN.varValues();
+  if (Object.keys(vars).length) c.vars = vars;
   c.doctor = f.doctor.checked;
-  if (c.data && c.data.startsWith("wukong")) c.markers = "俺老孙,嘿嘿,呔";
   return c;
 };
 
@@ -59,14 +70,18 @@ TRAIN.fillForm = function (job) {
   const f = TRAIN.form(), c = job.config || {};
   TRAIN.extra = {};
   const base = (p) => (p ? String(p).split(/[\\/]/).pop() : "");
+  const text = (v) => (v === undefined || v === null ? "" : (Array.isArray(v) ? v.join(",") : String(v)));
   f.name.value = "";
   f.name.placeholder = job.name;
   if (c.model) f.model.value = c.model;
-  TRAIN.wanted = base(c.data); TRAIN.wantedProbes = base(c.probes);
+  TRAIN.wanted = base(c.data); TRAIN.wantedProbes = base(c.probes); TRAIN.probesFor = base(c.data);
   if (c.data && [...f.data.options].some((o) => o.value === base(c.data))) f.data.value = base(c.data);
-  if ([...f.probes.options].some((o) => o.value === base(c.probes))) f.probes.value = base(c.probes);
-  for (const k of TRAIN.NUMBERS) if (f[k] && c[k] !== undefined && c[k] !== null) f[k].value = c[k];
-  f.target_modules.value = Array.isArray(c.target_modules) ? c.target_modules.join(",") : (c.target_modules || "");
+  f.probes.value = [...f.probes.options].some((o) => o.value === base(c.probes)) ? base(c.probes) : "";
+  for (const k of TRAIN.NUMBERS) if (f[k]) f[k].value = text(c[k]);  // what the job was not given stays empty
+  for (const k of ["target_modules", "markers", "gpu_memory", "gradient_checkpointing"]) f[k].value = text(c[k]);
+  f.quantize.value = c.quantize && c.quantize !== "none" ? c.quantize : "";
+  TRAIN.setVars(c.vars || {});
+  TRAIN.renderExtra();
   if (c.doctor !== undefined) f.doctor.checked = !!c.doctor;
   f.long_samples.value = c.long_samples || "";
   f.drop_duplicates.checked = !!c.drop_duplicates;
@@ -91,7 +106,7 @@ TRAIN.updatePlan = async function () {
   }
   if (!f.data.value) { $("#plan-state").textContent = ""; return; }
   try {
-    const r = await api("POST", "/api/plan", { config: TRAIN.config() });
+    const [r, info] = await Promise.all([api("POST", "/api/plan", { config: TRAIN.config() }), TRAIN.datasetInfo(f.data.value)]);
     if (seq !== TRAIN.planSeq) return;
     const p = r.plan, secs = p.estimated_seconds;
     const box = (v, k) => `<div><b>${v}</b><span>${esc(t(k))}</span></div>`;
@@ -101,11 +116,13 @@ TRAIN.updatePlan = async function () {
       box(secs === null ? "—" : esc(duration(secs)), "tr.plan.time") + box(esc(t("device." + r.device)), "tr.plan.device");
     $("#plan-numbers").dataset.totalSteps = p.total_steps;
     $("#plan-findings").innerHTML = r.findings.length ? findingsHTML(r.findings, { apply: true }) : `<div class="ok-box">${esc(t("tr.plan.ok"))}</div>`;
+    TRAIN.showRecipe(r, info);  // recipe.js: the recipe's values and reasons, placeholders, memory, held-out prompts
     $("#plan-state").textContent = t("tr.plan.batch", { b: p.batch_size, a: p.grad_accum, w: p.world_size, e: p.effective_batch });
   } catch (e) {
     if (seq !== TRAIN.planSeq) return;
     $("#plan-state").textContent = "";
     $("#plan-numbers").innerHTML = "";
+    $("#plan-memory").innerHTML = ""; $("#plan-heldout").innerHTML = "";
     $("#plan-findings").innerHTML = errorHTML(e);
     TRAIN.markServerFields(e);
   }
@@ -122,17 +139,23 @@ TRAIN.markServerFields = function (e) {
   }
 };
 
-// "Apply this fix": the finding's settings into the form, then a new plan.
+// "Apply this fix": the finding's settings into the form (a setting in "more settings" opens it),
+// then a new plan. A setting the form has no field for is sent all the same, shown as a chip
+// the user can remove (recipe.js); placeholder values go to their fields.
 TRAIN.applyFix = function (apply) {
   const f = TRAIN.form();
   for (const [k, v] of Object.entries(apply)) {
+    if (k === "vars") { TRAIN.setVars({ ...TRAIN.varValues(), ...v }); continue; }
     const input = f.elements[k];
-    if (!input) { TRAIN.extra[k] = v; continue; }  // a setting the form does not show: sent with it all the same
+    if (!input || !input.name) { TRAIN.extra[k] = v; continue; }
+    const more = input.closest("details");
+    if (more) more.open = true;
     if (input.type === "checkbox") input.checked = !!v;
-    else input.value = Array.isArray(v) ? v.join(",") : v;
+    else input.value = Array.isArray(v) ? v.join(",") : String(v);
     input.classList.add("applied");
     setTimeout(() => input.classList.remove("applied"), 1500);
   }
+  TRAIN.renderExtra();
   if (location.hash !== "#train") location.hash = "#train";
   toast(esc(t("fix.applied")));
   TRAIN.schedulePlan(0);
@@ -325,7 +348,7 @@ TRAIN.wire = function () {
   const f = TRAIN.form();
   // the model field plans on change (blur, Enter), not per keystroke: a half-typed hub id is a network lookup
   f.addEventListener("input", (e) => { if (e.target.name !== "model") TRAIN.schedulePlan(); });
-  f.addEventListener("change", () => TRAIN.schedulePlan());
+  f.addEventListener("change", (e) => { if (e.target === f.data) TRAIN.ownProbes(); TRAIN.schedulePlan(); });
   f.addEventListener("submit", TRAIN.start);
   document.addEventListener("click", (e) => {
     const b = e.target.closest(".apply-fix");
