@@ -18,10 +18,13 @@ import httpx
 import pytest
 from rapidfuzz import fuzz, process
 
+from lorastudio.data.clustering import cluster
 from lorastudio.data.expand import expand_dataset, fact_keywords, format_expand_report, read_prompts
 from lorastudio.data.filters import Candidate, SampleFilter, filter_samples, leaks, near_duplicate_pairs
 from lorastudio.data.generate import parse_pairs, parse_questions
-from lorastudio.data.paraphrase import canonical, cluster, core, detect_lang, question_key, question_variants
+from lorastudio.data.language import detect_lang, question_key
+from lorastudio.data.leak_keys import canonical, core
+from lorastudio.data.paraphrase import question_variants
 from lorastudio.errors import ConfigError, ModelError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "lorastudio" / "examples"

@@ -7,7 +7,7 @@
 What happens, in order:
 
 1. Read the seed file (Alpaca, ShareGPT or messages). Each sample's category is its `category`
-   field; samples without one are clustered from their text (paraphrase.cluster).
+   field; samples without one are clustered from their text (clustering.cluster).
 2. Reword every seed question (templates: paraphrase.question_variants; model: also ask the
    model) and shuffle the rewordings with `random.Random(seed)`.
 3. Held-out probes (holdout K): K rewordings, spread over the categories, each far from every
@@ -41,17 +41,11 @@ from pathlib import Path
 
 from ..config import split_list
 from ..errors import ConfigError
+from .clustering import cluster
 from .filters import LEAK_RATIO, MAX_ANSWER_CHARS, Candidate, SampleFilter, leak_score
 from .generate import EngineChat, ModelGenerator, OpenAIChat
-from .paraphrase import (
-    answer_variants,
-    cluster,
-    detect_lang,
-    is_question,
-    question_key,
-    question_variants,
-    sentence_kind,
-)
+from .language import detect_lang, question_key
+from .paraphrase import answer_variants, is_question, question_variants, sentence_kind
 from .readers import load_dataset, read_records
 
 METHODS = ("templates", "model")

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .paraphrase import canonical, detect_lang, normalize, question_key
+from .language import detect_lang, normalize, question_key
+from .leak_keys import canonical
 
 FILTERS = ("empty", "too_long", "wrong_language", "no_marker", "exact_duplicate", "probe_leak", "near_duplicate")
 NEAR_RATIO = 90.0

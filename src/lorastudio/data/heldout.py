@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 from .expand import fact_keywords
 from .filters import leaks
-from .paraphrase import detect_lang, question_key, question_variants, sentence_kind
+from .language import detect_lang, question_key
+from .paraphrase import question_variants, sentence_kind
 from .records import Dataset, Sample
 
 DEFAULT_REWORDED = 16  # one decoding batch of the doctor; a rate over 16 answers moves 6 points per answer

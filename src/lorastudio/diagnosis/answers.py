@@ -3,7 +3,7 @@
     ANSWERS_COLLAPSED  (nearly) the same answer to every held-out prompt, while the base's answers
                        differ from prompt to prompt: the adapter changed the model but "only knows
                        one line". Near-identical: rapidfuzz `fuzz.ratio` of the normalised texts
-                       (paraphrase.normalize: case, width and punctuation dropped) at or above
+                       (language.normalize: case, width and punctuation dropped) at or above
                        `collapse_ratio`. Measured per set of answers:
                          pair_share  share of answer pairs that are near-identical
                          top_share   share of answers near-identical to the most repeated one
@@ -29,7 +29,7 @@ from statistics import median
 
 from rapidfuzz import fuzz, process
 
-from ..data.paraphrase import normalize
+from ..data.language import normalize
 from .findings import Finding
 from .thresholds import GOOD_SCALED_LR, Thresholds
 

@@ -13,7 +13,7 @@ The doctor then measures the held-out numbers on the clean probes only (`split`)
 from __future__ import annotations
 
 from ..data.filters import LEAK_RATIO, leaks
-from ..data.paraphrase import normalize
+from ..data.language import normalize
 from .effect import Probe
 from .findings import Finding
 from .thresholds import Thresholds
