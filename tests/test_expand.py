@@ -19,7 +19,9 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from lorastudio.data.clustering import cluster
-from lorastudio.data.expand import expand_dataset, fact_keywords, format_expand_report, read_prompts
+from lorastudio.data.expand import expand_dataset, read_prompts
+from lorastudio.data.expand_report import format_expand_report
+from lorastudio.data.facts import fact_keywords
 from lorastudio.data.filters import Candidate, SampleFilter, filter_samples, leaks, near_duplicate_pairs
 from lorastudio.data.generate import parse_pairs, parse_questions
 from lorastudio.data.language import detect_lang, question_key

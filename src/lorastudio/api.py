@@ -84,21 +84,23 @@ def expand(data: str | Path, output: str | Path, target: int = 150, method: str 
     `endpoint`, else the local `model` loaded through our engine), filtered, with `holdout` probes;
     `keep_out` is a probes file (or a list of prompts) already held out. Returns the ExpandReport.
     Other options (markers, holdout, lang, answers, overwrite): see data/expand.py."""
-    from .data.expand import check_request, expand_dataset, read_prompts
+    from .data.expand import ExpandOptions, check_request, read_prompts, write_expansion
 
-    local = method == "model" and not endpoint and kwargs.get("engine") is None
-    check_request(data, output, method, target, kwargs.get("holdout", 0), kwargs.get("answers", "keep"), endpoint, model,
-                  kwargs.get("engine") or local, kwargs.get("overwrite", False), kwargs.get("probes_out"))
+    overwrite, probes_out = kwargs.pop("overwrite", False), kwargs.pop("probes_out", None)
+    options = ExpandOptions(target=target, method=method, endpoint=endpoint, model=model, seed=seed, **kwargs)
+    local = method == "model" and not endpoint and options.engine is None
+    check_request(data, output, options, overwrite=overwrite, probes_out=probes_out, engine_coming=local)
     if local:  # checked first: loading the model takes minutes
         from .serving.engine import ChatEngine, GenerationConfig
 
-        kwargs["engine"] = ChatEngine.load(model)
+        options.engine = ChatEngine.load(model)
         # JSON-lines replies are long, and a little sampling gives varied pairs.
-        kwargs.setdefault("generation_config", GenerationConfig(max_new_tokens=1024, temperature=0.7, seed=seed))
+        if options.generation_config is None:
+            options.generation_config = GenerationConfig(max_new_tokens=1024, temperature=0.7, seed=seed)
     if isinstance(keep_out, (str, Path)):
         keep_out = read_prompts(keep_out)
-    return expand_dataset(data, output, target=target, method=method, endpoint=endpoint, model=model,
-                          seed=seed, keep_out=keep_out, **kwargs)
+    options.keep_out = list(keep_out or [])
+    return write_expansion(data, output, options, probes_out)
 
 
 def tune(data: str, probes: str | None = None, output: str = "runs/tune", budget: str | float = "15m", max_trials: int = 3,

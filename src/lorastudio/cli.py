@@ -75,7 +75,7 @@ def data_expand(
 ):
     """Grow a small dataset with paraphrases (templates or a model), de-duplicate, hold out probes."""
     from . import api
-    from .data.expand import format_expand_report
+    from .data.expand_report import format_expand_report
 
     report = api.expand(file, output, target=target, method=method, model=model, endpoint=endpoint,
                         markers=_split(markers), holdout=holdout, seed=seed, overwrite=overwrite, keep_out=keep_out)

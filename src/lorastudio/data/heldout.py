@@ -5,7 +5,7 @@ Two kinds, both never trained on:
               enough from every training prompt that the expander's leak rule does not join
               them (filters.LEAK_RATIO); its reference answer is the training answer, and a
               question (what / who / where / yes-no) carries the facts that answer names
-              (expand.fact_keywords) for fact recall. Does the adapter carry what it learned
+              (facts.fact_keywords) for fact recall. Does the adapter carry what it learned
               to a wording it never saw?
     unseen    whole samples held out of training (the eval split): their prompt and answer.
               Does it carry the voice and the kind of answer to questions it never saw?
@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
-from .expand import fact_keywords
+from .facts import fact_keywords
 from .filters import leaks
 from .language import detect_lang, question_key
 from .paraphrase import question_variants, sentence_kind

@@ -9,7 +9,9 @@ import re
 from functools import lru_cache
 
 from .language import detect_lang, normalize, question_key
-from .rewording_tables import EN_SYNONYMS, EN_WRAP_PREFIXES, EN_WRAP_SUFFIXES, ZH_SYNONYMS, ZH_WRAP_PREFIXES, ZH_WRAP_SUFFIXES
+from .rewording_tables import (
+    EN_SYNONYMS, EN_WRAP_PREFIXES, EN_WRAP_SUFFIXES, ZH_SYNONYMS, ZH_WRAP_PREFIXES, ZH_WRAP_SUFFIXES,
+)
 
 
 @lru_cache(maxsize=65536)

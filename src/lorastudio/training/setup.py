@@ -87,11 +87,11 @@ def _read_data(config: TrainConfig) -> tuple[Dataset, object]:
     """The training data, grown to --expand-to samples first when asked (in memory)."""
     if not config.expand_to:
         return load_dataset(config.data, config.vars), None
-    from ..data.expand import grow_dataset
+    from ..data.expand import ExpandOptions, grow_dataset
     from ..data.heldout import DEFAULT_REWORDED
 
     holdout = 0 if config.probes or config.holdout == 0 else (config.holdout or DEFAULT_REWORDED)
-    grown = grow_dataset(config.data, target=config.expand_to, holdout=holdout, seed=config.seed)
+    grown = grow_dataset(config.data, ExpandOptions(target=config.expand_to, holdout=holdout, seed=config.seed))
     return expansion_dataset(grown, config.data, config.vars), grown
 
 

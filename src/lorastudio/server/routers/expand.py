@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
-from ...data.expand import Expansion, grow_dataset, read_prompts, record
+from ...data.expand import ExpandOptions, Expansion, grow_dataset, read_prompts, record
 from ...data.filters import leaks
 from ...errors import ModelError
 from ..deps import DatasetsDep
@@ -99,8 +99,10 @@ def _check_endpoint(req: ExpandRequest) -> None:
 
 def _grow(path: Path, req: ExpandRequest, keep_out: list[str] | None) -> Expansion:
     try:
-        return grow_dataset(path, req.target, req.method, req.endpoint and req.endpoint.strip(), req.model,
-                            req.markers, req.holdout, req.seed, lang=req.lang, answers=req.answers, keep_out=keep_out)
+        options = ExpandOptions(target=req.target, method=req.method, endpoint=req.endpoint and req.endpoint.strip(),
+                                model=req.model, markers=req.markers, holdout=req.holdout, seed=req.seed, lang=req.lang,
+                                answers=req.answers, keep_out=keep_out)
+        return grow_dataset(path, options)
     except ModelError as e:  # the server named in the request failed, not this one: 502, naming its URL
         raise ApiError(502, "endpoint_failed", e.message, fix_en=e.fix, details={"endpoint": req.endpoint},
                        key="endpoint_failed", params={"detail": e.message}) from None
