@@ -51,7 +51,6 @@ class RunSetup:
     expansion: object = None  # data.expand.Expansion when --expand-to grew the data
     extra: dict = field(default_factory=dict)
     memory: MemoryPlan | None = None  # peak memory per process (memory.py); None for an unknown layout
-    memory: MemoryPlan | None = None  # peak memory per process (memory.py); None for an unknown layout
 
 
 def _meta_model(source: ModelSource, trust_remote_code: bool):
@@ -183,8 +182,19 @@ def plan_run(
     torch.manual_seed(config.seed)  # LoRA's A is random: the same seed gives the same adapter init
     model = apply_lora(base, config.lora_r, config.lora_alpha, config.lora_dropout, targets, config.init_identity) if targets else None
     trainable, total = count_parameters(model) if model is not None else (0, n_base)
+    plan = _make_plan(config, prepared, heldout, world_size, context, targets, available, trainable, total)
+    planned_on = memory.breakdown.device if memory is not None else device.device  # --gpu-memory: a GPU's time
+    plan.estimated_seconds = round(estimate_seconds(plan, planned_on, n_base), 1)
+    findings = (preflight(plan, thresholds) + check_memory(memory) + source_findings(source) + findings
+                + data_findings(dataset))
+    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device,
+                    model if load_weights else None, auto, heldout, expansion, memory=memory)
 
-    plan = make_plan(
+
+def _make_plan(config: TrainConfig, prepared: Prepared, heldout: list[HeldOut], world_size: int, context: int | None,
+               targets: list[str], available: list[str], trainable: int, total: int) -> Plan:
+    """The plan's arithmetic from the prepared data and the adapter applied."""
+    return make_plan(
         config,
         n_records=prepared.n_records,
         lengths=[t.n_tokens for t in prepared.train],
@@ -211,12 +221,6 @@ def plan_run(
         trainable_params=trainable,
         total_params=total,
     )
-    planned_on = memory.breakdown.device if memory is not None else device.device  # --gpu-memory: a GPU's time
-    plan.estimated_seconds = round(estimate_seconds(plan, planned_on, n_base), 1)
-    findings = (preflight(plan, thresholds) + check_memory(memory) + source_findings(source) + findings
-                + data_findings(dataset))
-    return RunSetup(config, source, tokenizer, dataset, prepared, plan, findings, device,
-                    model if load_weights else None, auto, heldout, expansion, memory=memory)
 
 
 MAX_FIX_ROUNDS = 6
