@@ -1,0 +1,5 @@
+"""`python -m lorastudio.cli`: the same as `lorastudio`."""
+
+from . import main
+
+main()
