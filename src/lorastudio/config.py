@@ -1,8 +1,9 @@
 """The typed run configuration, saved as config.json next to every run's artifacts.
 
 Field names are the CLI flags with '-' replaced by '_' (`--grad-accum` → `grad_accum`), so a
-validation error can name the flag. Config files may also use the seed report's key names
-(`num_epochs`, `gradient_accumulation_steps`, `learning_rate`, `lora_rank`, `max_seq_length`).
+validation error can name the flag. Config files may also use other tools' key names
+(`num_epochs`, `gradient_accumulation_steps`, `learning_rate`, `lora_rank`, `max_seq_length`;
+KEY_ALIASES lists them all).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`lorastudio demo`: the whole loop on the embedded model and the bundled 孙悟空 persona.
 
-Plan → train (the seed report's recipe: 5 epochs, batch 2 x accumulation 2, lr 1e-4, r 16,
+Plan → train (the persona recipe: 5 epochs, batch 2 x accumulation 2, lr 1e-4, r 16,
 alpha 32, max length 512) → doctor → base versus adapter answers, most of them to held-out
 prompts the adapter never saw.
 """

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from .config import TrainConfig
 
 # Sustained fraction of peak matmul throughput a LoRA step reaches, for the time estimate
-# (measured: 39% of the fp32 peak on 2 CPU cores for an 83M model; see shared PERF_NOTES).
+# (measured: 39% of the fp32 peak on 2 CPU cores for an 83M model).
 STEP_EFFICIENCY = 0.35
 CPU_FP32_FLOPS = 400e9  # a 2-core AVX-512 machine's fp32 matmul rate, measured
 GPU_BF16_FLOPS = 300e12  # conservative for an A100/H100-class card

@@ -1,6 +1,6 @@
 """Recommended settings from the data and the model: pure arithmetic, like plan.py.
 
-What the numbers rest on (the persona runs of issue 8, SmolLM2-135M, 140-155 samples):
+What the numbers rest on (persona runs on SmolLM2-135M with 140-155 samples):
     voice   175 steps at lr 1e-4, r16/alpha32 on q,k,v,o gave the persona's markers on 20/20
             held-out prompts, but the right fact on 2/20 and general questions fell 4/5 → 2/5.
     facts   LoRA on every linear layer (the MLP holds most of a transformer's stored facts) at

@@ -70,7 +70,7 @@ class Thresholds:
     min_marker_gain: float = 0.3
     # FACTS_NOT_LEARNED: share of held-out probe answers holding an expected fact (expect_any).
     # Below 60% a user asking the persona what it knows gets a wrong or missing fact about every
-    # other time; the runs that motivated this check recalled 2/20 and 4/20 (issue 8's target: 60%).
+    # other time; the runs that motivated this check recalled 2/20 and 4/20, against a target of 60%.
     min_fact_recall: float = 0.6
     # FORGETTING: general probes the adapter answers right / those the base answers right. 0.8
     # allows one lost answer in five to greedy-decoding noise; the persona run that bled into

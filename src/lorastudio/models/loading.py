@@ -38,7 +38,7 @@ class DevicePlan:
 
 
 # Below this many parameters a model is too small to keep two cores busy: the per-op threading
-# overhead outweighs the split work, and fp32 is exact at no cost (measured in shared PERF_NOTES).
+# overhead outweighs the split work, and fp32 is exact at no cost (measured on 2 CPU cores).
 SMALL_MODEL_PARAMS = 20_000_000
 
 
