@@ -353,10 +353,6 @@ def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None
         ref, conversations, adapter_on, max_new_tokens, None if stopped is None else stopped.setdefault(adapter_on, []))
 
 
-def side_by_side(ref: Reference, probes: list[Probe], max_new_tokens: int, markers: list[str] | None) -> list[dict]:
-    return answer_rows(reference_answerer(ref, max_new_tokens), probes, markers)
-
-
 def answer_rows(answer: Answerer, probes: list[Probe], markers: list[str] | None) -> list[dict]:
     """Base and adapter answers per probe, with whether each holds a marker and an expected fact."""
     conversations = [p.messages for p in probes]

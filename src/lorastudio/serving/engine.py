@@ -40,7 +40,6 @@ class Generation:
     text: str
     n_tokens: int
     seconds: float
-    first_token_seconds: float | None = None
     adapter: str = BASE
     stopped: bool | None = None  # ended on a stop token (False: ran to max_new_tokens); None: not known
 
