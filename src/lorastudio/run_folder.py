@@ -25,6 +25,7 @@ import os
 import time
 from pathlib import Path
 
+from .config import TrainConfig
 from .errors import RunError
 from .files import read_jsonl, write_json_atomic, write_text_atomic
 
@@ -146,6 +147,14 @@ class DoctorFile(RunFile):
         return list((self._dict("effect").get("markers") or {}).get("markers") or [])
 
 
+def with_train_defaults(config: dict) -> dict:
+    """A run's config with TrainConfig's own defaults for the keys it lacks (a folder written by
+    another version, a config given in part): the defaults stay in one place, config.py."""
+    defaults = {k: f.get_default(call_default_factory=True) for k, f in TrainConfig.model_fields.items()
+                if not f.is_required()}
+    return {**defaults, **config}
+
+
 def read_object(path: Path, kind: type[RunFile] = RunFile, quiet: bool = False) -> RunFile | None:
     """A JSON object file: None when missing; a damaged one raises a RunError naming it (None if quiet)."""
     try:
@@ -155,7 +164,7 @@ def read_object(path: Path, kind: type[RunFile] = RunFile, quiet: bool = False) 
     except (OSError, ValueError) as e:
         if quiet:
             return None
-        raise RunError(f"{path} is not readable JSON: {e}",
+        raise RunError(f"{path} is not valid JSON: {e}",
                        fix="the run folder is damaged; re-run training (or the doctor)") from e
     if not isinstance(data, dict):
         if quiet:

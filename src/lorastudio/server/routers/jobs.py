@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from ...diagnosis.findings import errors as error_findings
 from ...errors import PlanRefused
-from ...serving.registry import NotFound, is_complete, validate_name
-from ...training.metrics import read_metrics
+from ...run_folder import RunFolder
+from ...serving.registry import NotFound, validate_name
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
@@ -77,17 +77,15 @@ def list_jobs(jobs: JobsDep) -> dict:
 def get_job(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     out = job.to_dict(tail=True)
-    try:
-        out["plan"] = json.loads((Path(job.run_dir) / "plan.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        out["plan"] = None
+    plan = job.folder.plan(quiet=True)
+    out["plan"] = dict(plan) if plan is not None else None
     return out
 
 
 @router.get("/jobs/{job_id}/metrics")
 def job_metrics(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
-    return {"job": job.id, "rows": read_metrics(Path(job.run_dir) / "metrics.jsonl")}
+    return {"job": job.id, "rows": job.folder.metrics()}
 
 
 @router.get("/jobs/{job_id}/log")
@@ -102,7 +100,7 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
     when the job changes; `reset` when a resume rewrites the log; `end` last. A page that
     reloads, or a server that restarted, gets the whole curve back this way."""
     job = jobs.get(job_id)
-    path = Path(job.run_dir) / "metrics.jsonl"
+    path = job.folder.metrics_file
 
     async def stream():
         offset, pending, last = 0, b"", None
@@ -162,7 +160,7 @@ def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     if job.status not in (CANCELLED, FAILED) or job.kind != "train":
         raise ApiError(409, "conflict", key="conflict.not_resumable", params={"id": job_id})
-    if is_complete(Path(job.run_dir)):
+    if job.folder.is_complete():
         raise ApiError(409, "conflict", key="conflict.complete", params={"name": job.name})
     return runner.requeue(job_id, resume=True).to_dict()
 
@@ -176,14 +174,12 @@ def list_runs(settings: SettingsDep, jobs: JobsDep) -> dict:
         for p in sorted(settings.runs.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
             if not p.is_dir() or p.name.endswith(".tmp"):
                 continue
-            try:
-                state = json.loads((p / "status.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                state = {}
+            folder = RunFolder(p)
+            state = folder.status(quiet=True) or {}
             job = latest.get(str(p))
-            runs.append({"name": p.name, "complete": is_complete(p), "state": state.get("state"),
+            runs.append({"name": p.name, "complete": folder.is_complete(), "state": state.get("state"),
                          "step": state.get("step"), "total_steps": state.get("total_steps"),
-                         "has_doctor": (p / "doctor.json").is_file(),
+                         "has_doctor": folder.doctor_file.is_file(),
                          "job": job.id if job else None, "job_status": job.status if job else None})
     return {"runs": runs}
 
