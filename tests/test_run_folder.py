@@ -115,3 +115,21 @@ def test_a_config_given_in_part_reads_with_train_config_defaults():
     filled = with_train_defaults({"lr": 1e-3})
     assert filled["lr"] == 1e-3 and filled["lora_r"] == TrainConfig.model_fields["lora_r"].default
     assert filled["epochs"] == TrainConfig.model_fields["epochs"].default
+
+
+def test_following_the_metrics_gives_whole_new_lines_and_a_reset_when_cut_back(tmp_path):
+    folder = RunFolder(tmp_path)
+    follow = folder.follow_metrics()
+    assert follow.read() == (False, [])  # no file yet
+    log = folder.metrics_log()
+    log.write({"type": "step", "step": 1})
+    log.write({"type": "step", "step": 2})
+    with open(folder.metrics_file, "a", encoding="utf-8") as f:
+        f.write('{"type": "step", "st')  # a line being written
+    assert follow.read() == (False, [{"type": "step", "step": 1}, {"type": "step", "step": 2}])
+    with open(folder.metrics_file, "a", encoding="utf-8") as f:
+        f.write('ep": 3}\n')
+    assert follow.read() == (False, [{"type": "step", "step": 3}])
+    log.close()
+    folder.metrics_log(resume_step=1).close()  # a resume from step 1 rewrites the log
+    assert follow.read() == (True, [{"type": "step", "step": 1}])

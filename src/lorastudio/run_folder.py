@@ -322,6 +322,38 @@ class RunFolder:
     def metrics_log(self, resume_step: int | None = None) -> MetricsLog:
         return MetricsLog(self.metrics_file, resume_step)
 
+    def follow_metrics(self) -> MetricsFollower:
+        return MetricsFollower(self.metrics_file)
+
+
+class MetricsFollower:
+    """metrics.jsonl followed as it grows (the live curve): each `read` gives the whole lines
+    written since the last one, and whether the file was cut back meanwhile (a resume rewrites
+    it from its checkpoint: the reader starts over)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset, self.pending = 0, b""
+
+    def read(self) -> tuple[bool, list]:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        reset = size < self.offset
+        if reset:
+            self.offset, self.pending = 0, b""
+        rows = []
+        if size > self.offset:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                self.pending += f.read(size - self.offset)
+            self.offset = size
+            *lines, self.pending = self.pending.split(b"\n")
+            for line in lines:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue
+        return reset, rows
+
 
 class MetricsLog:
     """metrics.jsonl, appended one line per optimizer step and per evaluation, flushed each time."""

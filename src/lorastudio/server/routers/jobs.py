@@ -99,32 +99,20 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
     written; `checkpoint` for each step a checkpoint was saved at (a training job); `status`
     when the job changes; `reset` when a resume rewrites the log; `end` last. A page that
     reloads, or a server that restarted, gets the whole curve back this way."""
-    job = jobs.get(job_id)
-    path = job.folder.metrics_file
+    metrics = jobs.get(job_id).folder.follow_metrics()
 
     async def stream():
-        offset, pending, last = 0, b"", None
-        last_step, marked = 0, set()
+        last, last_step, marked = None, 0, set()
         yield "retry: 2000\n\n"
         while True:
-            size = path.stat().st_size if path.exists() else 0
-            if size < offset:  # a resume cut the log back to its checkpoint
-                offset, pending, last_step, marked = 0, b"", 0, set()
+            reset, rows = metrics.read()
+            if reset:  # a resume cut the log back to its checkpoint
+                last_step, marked = 0, set()
                 yield sse("reset", {})
-            if size > offset:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    pending += f.read(size - offset)
-                offset = size
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(row, dict) and row.get("type") == "step":
-                        last_step = max(last_step, int(row.get("step") or 0))
-                    yield sse("metric", row)
+            for row in rows:
+                if isinstance(row, dict) and row.get("type") == "step":
+                    last_step = max(last_step, int(row.get("step") or 0))
+                yield sse("metric", row)
             current = jobs.get(job_id)
             if current.kind == "train":
                 for step in checkpoint_steps(current, last_step):
