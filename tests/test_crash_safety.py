@@ -11,7 +11,7 @@ import time
 import torch
 from safetensors.torch import load_file
 
-from lorastudio.training.checkpoints import list_checkpoints
+from lorastudio.run_folder import RunFolder
 
 
 def train_cmd(tiny_model_dir, data, out, *extra):
@@ -39,7 +39,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tiny_model_dir, persona
     os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
     proc.wait()
     assert not (cut / "manifest.json").exists()
-    kept = list_checkpoints(cut)
+    kept = RunFolder(cut).checkpoints()
     assert kept and all((c / "state.json").is_file() for c in kept)
     r = subprocess.run(train_cmd(tiny_model_dir, persona_train, cut, "--resume"), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -59,7 +59,7 @@ def test_a_write_error_ends_the_run_with_a_message_and_keeps_the_last_checkpoint
     r = subprocess.run(train_cmd(tiny_model_dir, persona_train, run), capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "could not write a checkpoint" in r.stderr and "--resume" in r.stderr and "step-3" in r.stderr
-    assert [c.name for c in list_checkpoints(run)] == ["step-3"]
+    assert [c.name for c in RunFolder(run).checkpoints()] == ["step-3"]
     assert json.loads((run / "status.json").read_text())["state"] == "failed"
     (run / "checkpoints" / "step-6.tmp").unlink()
     r = subprocess.run(train_cmd(tiny_model_dir, persona_train, run, "--resume"), capture_output=True, text=True)
@@ -72,4 +72,4 @@ def test_half_written_checkpoints_are_ignored(tmp_path):
     (ck / "step-3" / "state.json").write_text("{}")
     (ck / "step-6.tmp").mkdir()  # a crash during the write
     (ck / "step-9").mkdir()  # renamed but state.json missing (cannot happen with our writer; still ignored)
-    assert [c.name for c in list_checkpoints(tmp_path)] == ["step-3"]
+    assert [c.name for c in RunFolder(tmp_path).checkpoints()] == ["step-3"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from lorastudio.diagnosis.effect import read_curve
+from lorastudio.run_folder import RunFolder
 from lorastudio.diagnosis.rules import Findings, curve_findings, decide, effect_findings, finding_from_dict
 from lorastudio.diagnosis.thresholds import Thresholds
 
@@ -18,9 +19,8 @@ CONFIG = {"lr": 2e-4, "lora_alpha": 32, "lora_r": 16}
 def curve(tmp_path, losses, evals=()):
     rows = [{"type": "step", "step": i + 1, "loss": x, "lr": 1e-4} for i, x in enumerate(losses)]
     rows += [{"type": "eval", "step": s, "eval_loss": x} for s, x in evals]
-    path = tmp_path / "metrics.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return read_curve(path, T)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return read_curve(RunFolder(tmp_path).metrics(), T)
 
 
 def codes(found):

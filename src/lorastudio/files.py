@@ -1,4 +1,5 @@
-"""Small file helpers shared by training, diagnosis and the server (the bottom layer)."""
+"""Small file helpers shared by training, diagnosis and the server (the bottom layer; the run
+folder's own files are read and written through run_folder.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ import hashlib
 import json
 import os
 from pathlib import Path
-
-# In a run folder: the held-out prompts training made from the data (no --probes given), which
-# the doctor and the web studio ask.
-HELDOUT_FILE = "heldout.jsonl"
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -34,16 +31,6 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def read_json_object(path: Path) -> dict:
-    """A JSON object file, or {} when it is missing, unreadable or not an object (a run folder
-    written by a crash, or by another version): readers then see "nothing recorded"."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def sha256_file(path: str | Path) -> str:

@@ -30,6 +30,7 @@ from statistics import median
 from rapidfuzz import fuzz, process
 
 from ..data.language import normalize
+from ..run_folder import with_train_defaults
 from .findings import Finding
 from .thresholds import GOOD_SCALED_LR, Thresholds
 
@@ -100,8 +101,9 @@ def _collapse_fix(train: dict | None, config: dict, plan: dict, t: Thresholds) -
                 "(keep the voice with recurring phrases, not a fixed line), or grow the data with answer variants "
                 "(`lorastudio data expand FILE -o OUT --method model` rewrites them; the template method only adds "
                 "openers and closers)", None)
-    lr, epochs = config.get("lr", 0.0), config.get("epochs", plan.get("epochs", 1))
-    scale = config.get("lora_alpha", 1) / max(config.get("lora_r", 1), 1)
+    config = with_train_defaults(config)
+    lr, epochs = config["lr"], config["epochs"]
+    scale = config["lora_alpha"] / max(config["lora_r"], 1)
     share = f"{100 * train['pair_share']:.0f}% of training answer pairs alike" if train else "the training answers vary"
     why = f"the training answers vary ({share}) but the adapter answers with one: it was trained too hard on too little; "
     if lr * scale > 1.5 * GOOD_SCALED_LR:  # far above the usual range: the learning rate is the cause
@@ -147,7 +149,7 @@ def no_stop_finding(rows: list[dict], lengths: dict | None, max_new_tokens: int,
         fix = (f"training ends answers with {end['token']!r}, which generation does not stop at: add its id to the "
                "model's eos_token_id (generation_config.json), or to the stop list where it is served")
     else:
-        epochs = config.get("epochs", plan.get("epochs", 1))
+        epochs = with_train_defaults(config)["epochs"]
         fix = (f"answers end with {end['token']!r} in training and generation stops at it, but the adapter has not "
                f"learned to emit it yet: train longer (--epochs {2 * epochs}, now {epochs})")
         apply = {"epochs": 2 * epochs}

@@ -32,22 +32,20 @@ could not run (a missing run folder, a bad option), as every command does for a 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import RunError
-from ..files import write_text_atomic
 from ..models import fingerprint, resolve_model
+from ..run_folder import MANIFEST, PLAN, Manifest, PlanFile, RunFolder
 from .effect import DEFAULT_N_PROBES, read_curve
 from .findings import CODES, Finding
 from .knowledge import knowledge_findings, three_numbers
 from .measure import measure_effect, open_paths
 from .rules import Findings, after_findings, curve_findings, decide, effect_findings, finding_from_dict
 from .thresholds import Thresholds
-
 
 
 @dataclass
@@ -94,13 +92,40 @@ def _plain(value):
     return value
 
 
-def _read_json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path} is not valid JSON: {e}", fix="the run folder is damaged; re-run training") from e
+@dataclass
+class _Recorded:
+    """What the run folder says before the doctor measures anything."""
+    manifest: Manifest | None  # None until training finished
+    plan_file: PlanFile | None
+    plan: dict
+    config: dict
+
+
+def _read_run(folder: RunFolder) -> _Recorded:
+    manifest, plan_file = folder.manifest(), folder.plan()
+    if manifest is None and plan_file is None:
+        raise RunError(f"{folder.path} holds no run (no {MANIFEST} or {PLAN})",
+                       fix="pass the --output folder of a `lorastudio train` run")
+    plan = (manifest.plan if manifest else {}) or (plan_file.plan if plan_file else {})
+    config = (manifest.config if manifest else {}) or folder.config() or {}
+    return _Recorded(manifest, plan_file, plan, config)
+
+
+def _recorded_findings(folder: RunFolder, run: _Recorded, found: Findings, t: Thresholds) -> dict:
+    """The preflight and live findings the run recorded, and the curve's; returns the curve."""
+    for d in run.plan_file.findings if run.plan_file else []:
+        if (f := finding_from_dict(d)) is not None:
+            found.add(f, "preflight")
+    for d in run.manifest.findings if run.manifest else []:
+        if (f := finding_from_dict(d)) is not None:
+            found.add(f, "live")
+    curve = read_curve(folder.metrics(), t)
+    if run.manifest is None:  # the monitor's findings reach the manifest only at the end; before, only their codes
+        for code, step in curve["live_findings"].items():
+            if code in CODES and not found.get(code):
+                found.add(Finding(code, "warning", f"raised during training at step {step}", {"step": step}), "live")
+    curve_findings(found, curve, run.plan, run.config, t)
+    return curve
 
 
 def run_doctor(
@@ -133,66 +158,51 @@ def run_doctor(
     `general_cache`: prompt → base answer, to share across runs of one base (tune).
     """
     t = thresholds or Thresholds()
-    run_dir = Path(run_dir)
-    manifest = _read_json(run_dir / "manifest.json")
-    plan_file = _read_json(run_dir / "plan.json")
-    if manifest is None and plan_file is None:
-        raise RunError(f"{run_dir} holds no run (no manifest.json or plan.json)",
-                       fix="pass the --output folder of a `lorastudio train` run")
-    plan = (manifest or {}).get("plan") or (plan_file or {}).get("plan") or {}
-    config = (manifest or {}).get("config") or _read_json(run_dir / "config.json") or {}
+    folder = RunFolder(run_dir)
+    run = _read_run(folder)
     found, notes = Findings(), []
-    for d in (plan_file or {}).get("findings", []):
-        if (f := finding_from_dict(d)) is not None:
-            found.add(f, "preflight")
-    for d in (manifest or {}).get("findings", []):
-        if (f := finding_from_dict(d)) is not None:
-            found.add(f, "live")
-    curve = read_curve(run_dir / "metrics.jsonl", t)
-    if manifest is None:  # the monitor's findings reach the manifest only at the end; before, only their codes
-        for code, step in curve["live_findings"].items():
-            if code in CODES and not found.get(code):
-                found.add(Finding(code, "warning", f"raised during training at step {step}", {"step": step}), "live")
-    curve_findings(found, curve, plan, config, t)
-    effect: dict = {"curve": curve}
-    markers = markers or config.get("markers")
-
-    adapter_dir = run_dir / "adapter"
-    if manifest is None or not (adapter_dir / "adapter_model.safetensors").is_file():
-        status = (_read_json(run_dir / "status.json") or {}).get("state", "unknown")
-        notes.append(f"no finished adapter in {run_dir} (run state: {status}): only the plan and the curve were checked")
-        verdict, basis = "inconclusive", [{"name": "adapter", "value": None, "ok": False, "what": "no finished adapter to measure"}]
-        return _finish(run_dir, DoctorReport(str(run_dir), verdict, found.items, found.stages, effect, basis, notes, t), write)
-
-    source = resolve_model(config.get("model"))
-    ref, chat, adapter, loaded_for_check = open_paths(run_dir, manifest, source, server, engine, server_model or adapter,
-                                                  server_base)
+    effect: dict = {"curve": _recorded_findings(folder, run, found, t)}
+    if run.manifest is None or not folder.has_adapter():
+        status = getattr(folder.status(), "state", None) or "unknown"
+        notes.append(f"no finished adapter in {folder.path} (run state: {status}): only the plan and the curve were checked")
+        basis = [{"name": "adapter", "value": None, "ok": False, "what": "no finished adapter to measure"}]
+        return _finish(folder, DoctorReport(str(folder.path), "inconclusive", found.items, found.stages, effect, basis,
+                                            notes, t), write)
+    source = resolve_model(run.config.get("model"))
+    ref, chat, adapter, loaded_for_check = open_paths(folder.path, run.manifest, source, server, engine,
+                                                      server_model or adapter, server_base)
     try:
-        effect.update(measure_effect(run_dir, manifest, ref, chat, adapter, probes, markers, max_new_tokens,
-                               n_probes or DEFAULT_N_PROBES, t, notes, general, general_cache))
+        effect.update(measure_effect(folder.path, run.manifest, ref, chat, adapter, probes,
+                                     markers or run.config.get("markers"), max_new_tokens,
+                                     n_probes or DEFAULT_N_PROBES, t, notes, general, general_cache))
     finally:
         if loaded_for_check:
             engine.remove_adapter(adapter)  # leave the caller's engine as it was
-    expected_hash = (manifest.get("base_model") or {}).get("content_hash")
-    now = fingerprint(source).get("content_hash")
-    effect["base_model"] = {**(manifest.get("base_model") or {}), "matches": expected_hash == now if expected_hash else None}
-    if expected_hash and now != expected_hash:
-        notes.append(f"the base model at {source.path} is not the one the adapter was trained on (content hash differs)")
-    effect_findings(found, effect, plan, config, t)
-    for f in after_findings(effect, plan, config, manifest, found, max_new_tokens, t, server):
+    _check_base_model(effect, run.manifest, source, notes)
+    effect_findings(found, effect, run.plan, run.config, t)
+    for f in after_findings(effect, run.plan, run.config, run.manifest, found, max_new_tokens, t, server):
         found.add(f, "after")
-    for f in knowledge_findings(effect, plan, config, t):
+    for f in knowledge_findings(effect, run.plan, run.config, t):
         found.add(f, "after")
     effect["three"] = three_numbers(effect)
     verdict, basis = decide(found, effect, t)
-    return _finish(run_dir, DoctorReport(str(run_dir), verdict, found.items, found.stages, effect, basis, notes, t), write)
+    return _finish(folder, DoctorReport(str(folder.path), verdict, found.items, found.stages, effect, basis, notes, t),
+                   write)
 
 
-def _finish(run_dir: Path, report: DoctorReport, write: bool) -> DoctorReport:
+def _check_base_model(effect: dict, manifest: Manifest, source, notes: list[str]) -> None:
+    """Is the base model here the one the adapter was trained on (its content hash)?"""
+    expected_hash = manifest.base_model.get("content_hash")
+    now = fingerprint(source).get("content_hash")
+    effect["base_model"] = {**manifest.base_model, "matches": expected_hash == now if expected_hash else None}
+    if expected_hash and now != expected_hash:
+        notes.append(f"the base model at {source.path} is not the one the adapter was trained on (content hash differs)")
+
+
+def _finish(folder: RunFolder, report: DoctorReport, write: bool) -> DoctorReport:
     if write:
         from .report import render_markdown
 
         data = report.to_dict()
-        write_text_atomic(run_dir / "doctor.json", json.dumps(data, indent=2, ensure_ascii=False))
-        write_text_atomic(run_dir / "doctor.md", render_markdown(data))
+        folder.write_doctor_report(data, render_markdown(data))
     return report

@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from ..data.formatting import END_OF_TURN_MARKERS, IGNORE_INDEX, TokenizedSample, encode_prompt
 from ..data.readers import load_dataset, read_records
 from ..data.records import Sample
-from ..files import read_jsonl
 from .thresholds import Thresholds
 
 # Measurement sizes (not decision thresholds): enough samples for a stable mean token loss
@@ -93,9 +92,8 @@ def spread(items: list, n: int) -> list:
 # ---------------------------------------------------------------- the training curve
 
 
-def read_curve(metrics_path: Path, t: Thresholds) -> dict:
-    """Loss and eval curves, summarised: first/last windows, extremes, best eval and where."""
-    rows = read_jsonl(metrics_path)
+def read_curve(rows: list[dict], t: Thresholds) -> dict:
+    """Loss and eval curves (metrics.jsonl's rows), summarised: first/last windows, extremes, best eval and where."""
     steps = [r for r in rows if r.get("type") == "step"]
     evals = [r for r in rows if r.get("type") == "eval"]
     losses = [float(r["loss"]) for r in steps]

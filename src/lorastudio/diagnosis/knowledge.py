@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 from ..recipes import MIX_GENERAL, RecipeInput, recommend, scaled_lr_for
+from ..run_folder import with_train_defaults
 from .chatpath import BASE, ChatPath
 from .effect import Answerer, Probe, answer_rows, has_any, rates, read_probes
 from .findings import Finding
@@ -95,16 +96,17 @@ def three_numbers(effect: dict) -> dict:
 
 
 def _recipe_for(plan: dict, config: dict, facts: bool):
+    config = with_train_defaults(config)
     n_general = plan.get("n_general", 0)
     n_task = max(plan.get("n_train", 0) - n_general, 1)
     tokens = plan.get("tokens_per_epoch", 0) / max(plan.get("n_train", 1), 1)
     return recommend(RecipeInput(
         n_task=n_task, tokens_per_task_sample=tokens, tokens_per_general_sample=tokens,
         effective_batch=plan.get("effective_batch", 4), world_size=plan.get("world_size", 1),
-        batch_size=plan.get("batch_size", config.get("batch_size", 2)), grad_accum=plan.get("grad_accum", 1),
+        batch_size=plan.get("batch_size", config["batch_size"]), grad_accum=plan.get("grad_accum", 1),
         n_params=max(plan.get("total_params", 0) - plan.get("trainable_params", 0), 1),
-        lora_r=config.get("lora_r", 16), lora_alpha=config.get("lora_alpha", 32),
-        target_modules=config.get("target_modules"), mix_general=config.get("mix_general", 0.0) or 0.0, facts=facts,
+        lora_r=config["lora_r"], lora_alpha=config["lora_alpha"],
+        target_modules=config.get("target_modules"), mix_general=config["mix_general"] or 0.0, facts=facts,
     ))
 
 
@@ -119,8 +121,9 @@ def _mlp_adapted(plan: dict, config: dict) -> bool:
 def knowledge_findings(effect: dict, plan: dict, config: dict, t: Thresholds) -> list[Finding]:
     out = []
     markers, facts, ret = effect.get("markers"), effect.get("facts"), effect.get("retention")
-    epochs, lr = config.get("epochs", plan.get("epochs", 1)), config.get("lr", plan.get("lr", 0.0))
-    scale = config.get("lora_alpha", 1) / max(config.get("lora_r", 1), 1)
+    config = with_train_defaults(config)
+    epochs, lr = config["epochs"], config["lr"]
+    scale = config["lora_alpha"] / max(config["lora_r"], 1)
     voice_ok = markers is not None and markers["gain"] >= t.min_marker_gain
     if voice_ok and facts and facts["adapter_rate"] < t.min_fact_recall:
         recipe = _recipe_for(plan, config, facts=True)

@@ -12,8 +12,8 @@ from ..data.formatting import tokenize_sample
 from ..data.prepare import load_general, prepare
 from ..data.readers import load_dataset
 from ..errors import StudioError
-from ..files import HELDOUT_FILE
 from ..models import load_model, load_tokenizer, pick_device, resolve_model
+from ..run_folder import RunFolder
 from .answers import answer_shapes
 from .chatpath import EngineChat, ServerChat, check_chat_path, explain_served
 from .effect import (
@@ -75,8 +75,8 @@ def _probe_sources(probes: str | None, config: dict, data, run_dir: Path):
     samples, and last the training prompts themselves."""
     for path in dict.fromkeys(p for p in (probes, config.get("probes")) if p):
         yield read_probes(path), str(path)
-    made = run_dir / HELDOUT_FILE
-    if made.is_file():
+    made = RunFolder(run_dir).heldout()
+    if made is not None:
         yield read_probes(made), "held-out prompts made from the data"
     if data is None:
         return
@@ -125,7 +125,7 @@ def measure_effect(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_
              general_arg: str | None = None, general_cache: dict | None = None) -> dict:
     config = manifest["config"]
     effect: dict = {}
-    effect["weights"] = adapter_weight_stats(run_dir / "adapter", _base_weight_lookup(ref.model), t)
+    effect["weights"] = adapter_weight_stats(RunFolder(run_dir).adapter_dir, _base_weight_lookup(ref.model), t)
     data = training_data(config, manifest, ref.tokenizer, notes)
     probes, source = _choose_probes(probes_arg, config, data, n_probes, run_dir, effect)
     effect["probes"] = {"source": source, "count": len(probes)}
@@ -205,7 +205,7 @@ def open_paths(run_dir: Path, manifest: dict, source, server: str | None, engine
     if server is not None:
         chat = ServerChat(server, model=adapter, base=server_base)
         chat.connect(default_model=run_dir.name)  # fails fast, before any model is loaded
-        return load_reference(source, manifest, run_dir / "adapter"), chat, chat.model, False
+        return load_reference(source, manifest, RunFolder(run_dir).adapter_dir), chat, chat.model, False
     if engine is None:  # the doctor's own engine: its model serves the measurements too
         engine = ChatEngine.load(config.get("model"), dtype=config.get("dtype", "auto"),
                                  trust_remote_code=config.get("trust_remote_code", False))
@@ -214,8 +214,8 @@ def open_paths(run_dir: Path, manifest: dict, source, server: str | None, engine
         ref = Reference(engine.model, adapter, reference_tokenizer(source, manifest), engine.device,
                         getattr(engine, "_lock", None))
         return ref, EngineChat(engine), adapter, False
-    ref = load_reference(source, manifest, run_dir / "adapter")
-    adapter = adapter or _find_adapter(engine, run_dir / "adapter")
+    ref = load_reference(source, manifest, RunFolder(run_dir).adapter_dir)
+    adapter = adapter or _find_adapter(engine, RunFolder(run_dir).adapter_dir)
     if adapter is not None:
         return ref, EngineChat(engine), adapter, False
     adapter = f"doctor:{run_dir.name}"

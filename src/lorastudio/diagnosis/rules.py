@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from ..run_folder import with_train_defaults
 from .answers import answer_findings
 from .findings import CODES, Finding
 from .leak import leak_finding
@@ -50,7 +51,8 @@ def finding_from_dict(d: dict) -> Finding | None:
 
 
 def curve_findings(found: Findings, curve: dict, plan: dict, config: dict, t: Thresholds) -> None:
-    n, lr = curve["steps"], config.get("lr", 0.0)
+    config = with_train_defaults(config)
+    n, lr = curve["steps"], config["lr"]
     if curve["non_finite_steps"] and not found.get("LOSS_DIVERGED"):
         s = curve["non_finite_steps"][0]
         found.add(Finding("LOSS_DIVERGED", "error", f"the loss became NaN/inf at step {s}",
@@ -67,7 +69,7 @@ def curve_findings(found: Findings, curve: dict, plan: dict, config: dict, t: Th
                           f"lower --lr (now {lr:g}) by 5-10x"), "after")
     live = found.get("LOSS_NOT_DECREASING")
     if n >= 2 and last > first * (1 - t.min_loss_drop):
-        scale = config.get("lora_alpha", 1) / max(config.get("lora_r", 1), 1)
+        scale = config["lora_alpha"] / max(config["lora_r"], 1)
         good = GOOD_SCALED_LR / scale
         fix = (f"raise --lr from {lr:g} to {good:.0e} (lr x alpha/r ≈ {GOOD_SCALED_LR:g})" if lr * scale < GOOD_SCALED_LR / 2
                else f"check that the answers are trained (label coverage {plan.get('label_coverage', 'n/a')}) "
@@ -99,8 +101,9 @@ def curve_findings(found: Findings, curve: dict, plan: dict, config: dict, t: Th
 
 
 def effect_findings(found: Findings, effect: dict, plan: dict, config: dict, t: Thresholds) -> None:
-    w, lr, steps = effect["weights"], config.get("lr", 0.0), effect["curve"]["steps"]
-    scale = config.get("lora_alpha", 1) / max(config.get("lora_r", 1), 1)
+    config = with_train_defaults(config)
+    w, lr, steps = effect["weights"], config["lr"], effect["curve"]["steps"]
+    scale = config["lora_alpha"] / max(config["lora_r"], 1)
     good = GOOD_SCALED_LR / scale
     identity = w["modules"] == 0 or w["zero_b_modules"] == w["modules"]
     if identity:

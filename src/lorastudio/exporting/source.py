@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError, RunError
-from ..files import read_json_object
 from ..models import ModelSource, load_model, load_tokenizer, resolve_model
 from ..models.sources import gguf_origin
+from ..run_folder import ADAPTER_WEIGHTS, MANIFEST, RunFolder
 
 
 @dataclass
@@ -28,7 +28,7 @@ class ExportSource:
 
     @property
     def adapter_dir(self) -> Path:
-        return self.run_dir / "adapter"
+        return RunFolder(self.run_dir).adapter_dir
 
     @property
     def config(self) -> dict:
@@ -62,18 +62,19 @@ class ExportSource:
 
 
 def open_run(run_dir: str | Path) -> ExportSource:
-    run = Path(run_dir)
+    folder = RunFolder(run_dir)
+    run = folder.path
     if not run.is_dir():
         raise RunError(f"run folder not found: {run}", fix="pass the folder `lorastudio train --output` wrote")
-    if not (run / "manifest.json").is_file():
-        raise RunError(f"{run} has no manifest.json, so training did not finish there",
+    if not folder.manifest_file.is_file():
+        raise RunError(f"{run} has no {MANIFEST}, so training did not finish there",
                        fix="export a finished run (train to the end, or --resume it)")
-    if not (run / "adapter" / "adapter_model.safetensors").is_file():
-        raise RunError(f"{run}/adapter has no adapter_model.safetensors", fix="export a finished run folder")
-    manifest = read_json_object(run / "manifest.json")
+    if not folder.has_adapter():
+        raise RunError(f"{folder.adapter_dir} has no {ADAPTER_WEIGHTS}", fix="export a finished run folder")
+    manifest = folder.manifest(quiet=True)
     if not manifest:
-        raise RunError(f"{run}/manifest.json is not a JSON object", fix="export a run folder written by lorastudio train")
-    return ExportSource(run, manifest, read_json_object(run / "doctor.json"))
+        raise RunError(f"{folder.manifest_file} is not a JSON object", fix="export a run folder written by lorastudio train")
+    return ExportSource(run, manifest, folder.doctor_report(quiet=True) or {})
 
 
 def load_for_export(src: ExportSource, source: ModelSource):

@@ -9,7 +9,7 @@ in a new session (so stopping the server, or Ctrl-C in its terminal, leaves trai
 with its output in `HOME/runs/NAME/train.log`. One job runs per device; the others wait
 queued, oldest first. The runner's `tick` reconciles the table with reality every half
 second: a job whose process has ended becomes done, cancelled or failed (with its log tail),
-judged from the run folder (`manifest.json` means done). A new runner on the same home, after
+judged from the run folder (complete, and status.json says done, means done). A new runner on the same home, after
 a server restart, finds `running` rows and re-attaches by pid, checking /proc that the pid is
 still that job's process and not a reused number.
 """
@@ -28,8 +28,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..run_folder import RunFolder
 from ..serving.registry import NotFound
-from ..training.checkpoints import list_checkpoints
 from . import tune_jobs
 from .job_status import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: F401 (re-exported for the routers)
 
@@ -79,8 +79,12 @@ class Job:
     finished: float | None
 
     @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run_dir)
+
+    @property
     def log_path(self) -> Path:
-        return Path(self.run_dir) / {"doctor": "doctor.log", "tune": "tune.log"}.get(self.kind, "train.log")
+        return self.folder.log_file(self.kind)
 
     @property
     def active(self) -> bool:
@@ -90,10 +94,7 @@ class Job:
         """status.json written by the training process: state, step, total_steps (a tune: its current trial's)."""
         if self.kind == "tune":
             return tune_jobs.progress(self)
-        try:
-            return json.loads((Path(self.run_dir) / "status.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        return dict(self.folder.status(quiet=True) or {})
 
     def phase(self, progress: dict) -> str | None:
         """Where a training job is, for the page: queued, starting (the process is importing its
@@ -114,28 +115,20 @@ class Job:
 
     def verdict(self) -> str | None:
         """The doctor's verdict on this run, once doctor.json exists."""
-        return doctor_verdict(Path(self.run_dir))
+        return doctor_verdict(self.folder)
 
     def log_tail(self, lines: int = TAIL_LINES) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 64 * 1024))
-                text = f.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-        # progress bars redraw with \r: keep the last state of each line
-        return "\n".join(line.rsplit("\r", 1)[-1] for line in text.splitlines()[-lines:])
+        return self.folder.log_tail(self.kind, lines)
 
     def to_dict(self, tail: bool = False) -> dict:
         d = asdict(self)
-        d["has_checkpoint"] = bool(list_checkpoints(Path(self.run_dir)))
+        d["has_checkpoint"] = bool(self.folder.checkpoints())
         if self.kind == "tune":  # one read of the tune's files serves the table and the progress
             d["tune"] = tune_jobs.table(self)
             d["progress"], d["complete"] = tune_jobs.progress(self, d["tune"]), d["tune"]["adapter"] is not None
         else:
             d["progress"] = self.progress()
-            d["complete"] = (Path(self.run_dir) / "manifest.json").is_file()
+            d["complete"] = self.folder.is_complete()
         d["phase"] = self.phase(d["progress"])
         d["verdict"] = self.verdict() if self.kind != "tune" else None
         if tail:
@@ -146,8 +139,8 @@ class Job:
 _VERDICTS: dict[str, tuple[float, str | None]] = {}  # doctor.json path -> (mtime, verdict): read once per change
 
 
-def doctor_verdict(run_dir: Path) -> str | None:
-    path = run_dir / "doctor.json"
+def doctor_verdict(folder: RunFolder) -> str | None:
+    path = folder.doctor_file
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -155,11 +148,8 @@ def doctor_verdict(run_dir: Path) -> str | None:
     cached = _VERDICTS.get(str(path))
     if cached and cached[0] == mtime:
         return cached[1]
-    try:
-        verdict = json.loads(path.read_text(encoding="utf-8")).get("verdict")
-    except (OSError, ValueError, AttributeError):
-        verdict = None
-    _VERDICTS[str(path)] = (mtime, verdict if isinstance(verdict, str) else None)
+    report = folder.doctor_report(quiet=True)
+    _VERDICTS[str(path)] = (mtime, report.verdict if report is not None else None)
     return _VERDICTS[str(path)][1]
 
 
@@ -168,12 +158,9 @@ def checkpoint_steps(job: "Job", upto: int) -> list[int]:
     save_steps, else at each epoch's end: plan.json's steps per epoch), and those on disk (a
     cancel saves one at any step). Older ones are deleted as training goes (keep_checkpoints);
     the rule still places them, so a reloaded page marks them all."""
-    run = Path(job.run_dir)
-    steps = {int(p.name.split("-")[1]) for p in list_checkpoints(run)}
-    try:
-        plan = json.loads((run / "plan.json").read_text(encoding="utf-8")).get("plan") or {}
-    except (OSError, ValueError, AttributeError):
-        plan = {}
+    steps = {int(p.name.split("-")[1]) for p in job.folder.checkpoints()}
+    plan_file = job.folder.plan(quiet=True)
+    plan = plan_file.plan if plan_file is not None else {}
     every = job.config.get("save_steps") or plan.get("steps_per_epoch") or 0
     if every:
         steps |= set(range(every, min(upto, plan.get("total_steps") or upto) + 1, every))
@@ -358,16 +345,16 @@ class JobRunner:
 
     def _finish(self, job: Job, rc: int | None) -> None:
         self.procs.pop(job.id, None)
-        run_dir = Path(job.run_dir)
+        folder = job.folder
         state = job.progress().get("state")
         error = None
         if job.kind == "doctor":
             # exit 0 learned, 1 not learned, 3 inconclusive; 2 could not run: the report tells which
-            wrote = (run_dir / "doctor.json").is_file() and (run_dir / "doctor.json").stat().st_mtime >= (job.started or 0) - 1
+            wrote = folder.doctor_file.is_file() and folder.doctor_file.stat().st_mtime >= (job.started or 0) - 1
             status = DONE if wrote and rc in (0, 1, 3, None) else FAILED
         elif job.kind == "tune":
             status, error = tune_jobs.finish(job)
-        elif (run_dir / "manifest.json").is_file() and state == "done":
+        elif folder.is_complete() and state == "done":
             status = DONE
         elif job.cancel_requested or state == "cancelled":
             status = CANCELLED

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..serving.registry import is_complete
+from ..run_folder import RunFolder, read_object
 
 TRIAL_FILES_LEFT_OUT = ("checkpoints",)  # optimizer state for resuming: a finished adapter needs none
 
@@ -43,13 +43,6 @@ def marker(job) -> str:
     return job.run_dir + "\0"
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def read_trials(tune_dir: Path) -> list[dict]:
     """The finished trials, in order (a half-written last line is skipped until it is whole)."""
     try:
@@ -65,24 +58,6 @@ def read_trials(tune_dir: Path) -> list[dict]:
     return trials
 
 
-def _last_step(metrics: Path) -> int | None:
-    try:
-        with open(metrics, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            lines = f.read().decode("utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if row.get("type") == "step":
-            return row.get("step")
-    return None
-
-
 def current_trial(tune_dir: Path, finished: set[str]) -> dict | None:
     """The trial being trained or scored now: the newest trial-N folder not yet in trials.jsonl."""
     numbered = []
@@ -91,11 +66,11 @@ def current_trial(tune_dir: Path, finished: set[str]) -> dict | None:
             numbered.append((int(p.name[6:]), p))
     if not numbered:
         return None
-    run = max(numbered)[1]
-    status = _read_json(run / "status.json") or {}
+    run = RunFolder(max(numbered)[1])
+    status = run.status(quiet=True) or {}
     # training ends with status 'done'; the doctor then scores the trial before it is written down
     phase = "scoring" if status.get("state") == "done" else "training"
-    return {"trial": run.name, "phase": phase, "step": _last_step(run / "metrics.jsonl") or status.get("step"),
+    return {"trial": run.name, "phase": phase, "step": run.last_step() or status.get("step"),
             "total_steps": status.get("total_steps")}
 
 
@@ -104,7 +79,7 @@ def table(job) -> dict:
     While the tune runs, `best` is the best score so far; tune.json's choice once it has ended."""
     tune_dir = Path(job.run_dir)
     trials = read_trials(tune_dir)
-    final = _read_json(tune_dir / "tune.json")
+    final = read_object(tune_dir / "tune.json", quiet=True)
     if final is not None:
         best = final.get("best")
     else:
@@ -119,7 +94,7 @@ def table(job) -> dict:
     current = None if final is not None or not job.active else current_trial(tune_dir, {t["name"] for t in rows})
     return {"trials": rows, "best": best, "final": final is not None, "current": current,
             "budget": job.config.get("budget"), "max_trials": job.config.get("max_trials"),
-            "adapter": adapter_dir.name if job.config.get("adapter_dir") and is_complete(adapter_dir) else None}
+            "adapter": adapter_dir.name if job.config.get("adapter_dir") and RunFolder(adapter_dir).is_complete() else None}
 
 
 def progress(job, t: dict | None = None) -> dict:
@@ -136,7 +111,7 @@ def register_best(tune_dir: Path, adapter_dir: Path) -> str | None:
     """Copy the best trial's run folder to `adapter_dir` (atomically: written as .tmp, then renamed).
     Returns why it could not, or None."""
     best = tune_dir / "best"
-    if not is_complete(best.resolve()):
+    if not RunFolder(best.resolve()).is_complete():
         return f"the best trial's adapter is missing under {best}"
     if adapter_dir.exists():
         return f"{adapter_dir} already exists; the best adapter stays in {best.resolve()}"
@@ -156,11 +131,11 @@ def finish(job) -> tuple[str, str | None]:
 
     tune_dir = Path(job.run_dir)
     path = tune_dir / "tune.json"
-    final = _read_json(path) if path.is_file() and path.stat().st_mtime >= (job.started or 0) - 1 else None
+    final = read_object(path, quiet=True) if path.is_file() and path.stat().st_mtime >= (job.started or 0) - 1 else None
     ended = CANCELLED if job.cancel_requested else DONE
     if final and final.get("best"):
         adapter_dir = Path(job.config["adapter_dir"])
-        if is_complete(adapter_dir) and (adapter_dir / "tune.json").is_file():
+        if RunFolder(adapter_dir).is_complete() and (adapter_dir / "tune.json").is_file():
             return ended, None  # registered before a restart
         try:
             return ended, register_best(tune_dir, adapter_dir)

@@ -8,7 +8,6 @@ chat never silently uses a different template than training did.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -21,6 +20,7 @@ import torch
 from ..data.formatting import END_OF_TURN_MARKERS, encode_prompt, template_hash
 from ..errors import ModelError, RunError
 from ..models import load_model, load_tokenizer, pick_device, resolve_model
+from ..run_folder import RunFolder
 
 BASE = "base"  # the name that selects the base model with every adapter off
 
@@ -63,10 +63,10 @@ class AdapterInfo:
 def resolve_adapter_dir(path: str | Path) -> tuple[Path, Path | None]:
     """A run folder or an adapter folder → (adapter folder, run folder or None)."""
     p = Path(path)
-    if (p / "adapter" / "adapter_config.json").is_file():
-        return p / "adapter", p
+    if (RunFolder(p).adapter_dir / "adapter_config.json").is_file():
+        return RunFolder(p).adapter_dir, p
     if (p / "adapter_config.json").is_file():
-        run = p.parent if (p.parent / "manifest.json").is_file() else None
+        run = p.parent if RunFolder(p.parent).manifest_file.is_file() else None
         return p, run
     raise RunError(f"no adapter in {p}", fix="pass a run folder (with adapter/) or a folder holding adapter_config.json")
 
@@ -78,9 +78,7 @@ def read_adapter(name: str, path: str | Path) -> AdapterInfo:
             f"{adapter_dir} has no adapter_model.safetensors (pickled .bin adapters are not loaded: unpickling can run code)",
             fix="re-save the adapter with save_pretrained(..., safe_serialization=True)",
         )
-    manifest = {}
-    if run_dir is not None and (run_dir / "manifest.json").is_file():
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = (RunFolder(run_dir).manifest() if run_dir is not None else None) or {}
     return AdapterInfo(name, str(adapter_dir), str(run_dir) if run_dir else None, manifest)
 
 

@@ -1,7 +1,7 @@
 """The adapter registry on disk: every finished run folder under the runs root is an adapter.
 
-A run counts once it is complete: `manifest.json` (written last by training) and
-`adapter/adapter_model.safetensors` both present, and the folder name not ending in `.tmp`.
+A run counts once it is complete (`RunFolder.is_complete`: manifest.json, written last by
+training, and the adapter's weights, in a folder whose name does not end in `.tmp`).
 Names are folder names, so they are validated before any path is built from them: a name
 can never point outside the runs root.
 
@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError, RunError
-from ..files import HELDOUT_FILE, read_json_object
+from ..run_folder import DESCRIPTION_FILES, Manifest, RunFolder
 
 RESERVED = {"base", "default"}  # "base" selects the base model in chat and /v1
 MAX_NAME = 100
-ZIP_FILES = ("manifest.json", "config.json", "plan.json", "metrics.jsonl", "doctor.json", "status.json")
 
 
 class NotFound(RunError):
@@ -92,39 +91,27 @@ def _finite(x) -> float | None:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def read_verdict(run_dir: Path) -> str | None:
-    doctor = read_json_object(run_dir / "doctor.json")
-    verdict = doctor.get("verdict")
-    if isinstance(verdict, dict):  # tolerate {"verdict": {"code": ...}} as well as a plain string
-        verdict = verdict.get("code") or verdict.get("label")
-    return verdict if isinstance(verdict, str) else None
-
-
-def is_complete(run_dir: Path) -> bool:
-    return (not run_dir.name.endswith(".tmp") and (run_dir / "manifest.json").is_file()
-            and (run_dir / "adapter" / "adapter_model.safetensors").is_file())
-
-
 def read_entry(run_dir: Path) -> AdapterEntry:
-    manifest = read_json_object(run_dir / "manifest.json")
-    config = manifest.get("config") or {}
-    metrics = manifest.get("metrics") or {}
-    adapter = run_dir / "adapter"
+    """A complete run as an adapter; a damaged manifest or report reads as empty (the list shows the others)."""
+    folder = RunFolder(run_dir)
+    manifest = folder.manifest(quiet=True) or Manifest()
+    config, metrics, adapter = manifest.config, manifest.metrics, folder.adapter_dir
+    report = folder.doctor_report(quiet=True)
     return AdapterEntry(
         name=run_dir.name,
         run_dir=str(run_dir),
         adapter_dir=str(adapter),
-        base_model=str(config.get("model") or (manifest.get("base_model") or {}).get("spec") or "?"),
-        base_fingerprint=manifest.get("base_model") or {},
+        base_model=str(config.get("model") or manifest.base_model.get("spec") or "?"),
+        base_fingerprint=manifest.base_model,
         config=config,
-        created=manifest.get("created"),
+        created=manifest.created,
         steps=metrics.get("steps"),
         final_loss=_finite(metrics.get("last_loss")),
         eval_loss=_finite(metrics.get("eval_loss")),
-        verdict=read_verdict(run_dir),
-        template_sha256=manifest.get("chat_template_sha256"),
+        verdict=report.verdict if report is not None else None,
+        template_sha256=manifest.chat_template_sha256,
         size_bytes=sum(f.stat().st_size for f in adapter.iterdir() if f.is_file()),
-        has_probes=bool(config.get("probes")) or (run_dir / HELDOUT_FILE).is_file(),
+        has_probes=bool(config.get("probes")) or folder.heldout() is not None,
     )
 
 
@@ -139,12 +126,12 @@ class Registry:
         """Every complete run under the root, newest first. Incomplete and `.tmp` folders are skipped."""
         if not self.root.is_dir():
             return []
-        entries = [read_entry(p) for p in self.root.iterdir() if p.is_dir() and is_complete(p)]
+        entries = [read_entry(p) for p in self.root.iterdir() if p.is_dir() and RunFolder(p).is_complete()]
         return sorted(entries, key=lambda e: (e.created or "", e.name), reverse=True)
 
     def get(self, name: str) -> AdapterEntry:
         run_dir = self.path(name)
-        if not is_complete(run_dir):
+        if not RunFolder(run_dir).is_complete():
             known = ", ".join(e.name for e in self.scan()) or "none yet"
             raise NotFound(f"no finished adapter named {name!r}", fix=f"adapters: {known}; train one first, or scan again",
                            key="not_found.adapter", params={"name": name})
@@ -174,7 +161,7 @@ class Registry:
             for f in sorted(Path(entry.adapter_dir).iterdir()):
                 if f.is_file():
                     zf.write(f, f"{name}/adapter/{f.name}")
-            for fname in ZIP_FILES:
+            for fname in DESCRIPTION_FILES:
                 if (run_dir / fname).is_file():
                     zf.write(run_dir / fname, f"{name}/{fname}")
         return dest
@@ -194,11 +181,11 @@ class Registry:
         if dest.exists():
             raise NameTaken(f"{dest} already exists", fix="choose another output name, or delete that folder first",
                             key="conflict.merge", params={"name": dest.name})
-        manifest = read_json_object(Path(entry.run_dir) / "manifest.json")
+        manifest = RunFolder(entry.run_dir).manifest(quiet=True) or Manifest()
         source = resolve_model(base_model or entry.base_model)
         tokenizer = load_tokenizer(source, bool(entry.config.get("trust_remote_code")))
-        if manifest.get("chat_template"):
-            tokenizer.chat_template = manifest["chat_template"]
+        if manifest.chat_template:
+            tokenizer.chat_template = manifest.chat_template
         base = load_model(source, torch.float32, "cpu", bool(entry.config.get("trust_remote_code")))
         try:
             model = PeftModel.from_pretrained(base, entry.adapter_dir, is_trainable=False)

@@ -3,7 +3,7 @@ half-written one that looks complete. (No RNG state: the loop reseeds dropout ev
 
 Everything is stored as safetensors or JSON: resuming never unpickles a file. A checkpoint is
 written to `step-N.tmp/`, its `state.json` last, then renamed to `step-N/`; only folders with a
-`state.json` count.
+`state.json` count (`RunFolder.checkpoints` lists them).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import RunError
-
-STATE = "state.json"
+from ..run_folder import CHECKPOINT_STATE as STATE
+from ..run_folder import RunFolder
 
 
 def _optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -42,7 +42,8 @@ def _optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 
 def save_checkpoint(run_dir: Path, model, optimizer, state: dict, keep: int = 2) -> Path:
-    root = run_dir / "checkpoints"
+    folder = RunFolder(run_dir)
+    root = folder.checkpoints_dir
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{state['step']}"
     tmp = root / f"step-{state['step']}.tmp"
@@ -55,17 +56,9 @@ def save_checkpoint(run_dir: Path, model, optimizer, state: dict, keep: int = 2)
     (tmp / STATE).write_text(json.dumps(state, indent=2), encoding="utf-8")  # last: marks it complete
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    for old in list_checkpoints(run_dir)[:-keep]:
+    for old in folder.checkpoints()[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    root = run_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    done = [p for p in root.glob("step-*") if not p.name.endswith(".tmp") and (p / STATE).is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
 def load_checkpoint(path: Path, model, optimizer) -> dict:

@@ -1,15 +1,11 @@
 """The training loop, top to bottom: setup, (resume), epochs of accumulated steps, save.
 
-A run folder holds, when done:
-    config.json  plan.json  metrics.jsonl  status.json  train.log?
-    heldout.jsonl (prompts made from the data and never trained on, when no --probes were given)
+The run folder's files are written through run_folder.RunFolder (it lists them), and also
     data/expanded.json (with --expand-to: the grown data that was trained)
-    checkpoints/step-N/   adapter/   manifest.json (written last: its presence means complete)
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -28,13 +24,13 @@ from ..diagnosis.findings import Finding, errors
 from ..diagnosis.monitor import LiveMonitor
 from ..diagnosis.thresholds import Thresholds
 from ..errors import PlanRefused, RunError
-from ..files import HELDOUT_FILE, sha256_file
+from ..files import sha256_file
 from ..models import fingerprint
 from . import distributed
 from .batching import JOIN_TOKENS, collate, count_targets, epoch_steps
 from .loss import trained_token_loss
-from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
-from .metrics import MetricsLog, write_json_atomic, write_status
+from ..run_folder import RunFolder
+from .checkpoints import load_checkpoint, save_checkpoint
 from .resume import check_resume, settings
 from .estimate import calibrate
 from .setup import RunSetup, expansion_bytes, plan_run
@@ -62,7 +58,7 @@ def _check_output(run_dir: Path, resume: bool) -> None:
         raise RunError(f"--output {run_dir} is a file, not a folder", fix="choose a folder path for --output")
     if resume:
         return
-    if (run_dir / "manifest.json").exists() or list_checkpoints(run_dir):
+    if RunFolder(run_dir).holds_run():
         raise RunError(
             f"{run_dir} already holds a run",
             fix="pass --resume to continue it, or choose another --output folder",
@@ -121,9 +117,10 @@ def train(
     dist = distributed.init()  # one process, or this rank of a torchrun launch
     emit = (on_event or (lambda e: None)) if dist.is_main else (lambda e: None)
     run_dir = Path(config.output)
+    folder = RunFolder(run_dir)
     _check_output(run_dir, resume)
     if dist.is_main and run_dir.is_dir():  # the web studio shows this start-up phase (its job made the folder)
-        write_status(run_dir, "starting", phase="preparing")
+        folder.write_status("starting", phase="preparing")
 
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
     setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
@@ -142,7 +139,7 @@ def train(
         )
     if model is None:
         raise RunError("no LoRA target modules resolved", fix="see TARGET_MODULES_MISSING above")
-    checkpoints = list_checkpoints(run_dir) if resume else []
+    checkpoints = folder.checkpoints() if resume else []
     if checkpoints:
         check_resume(checkpoints[-1], setup)  # before anything is written or loaded
     if dist.is_main:
@@ -152,7 +149,7 @@ def train(
     main = dist.is_main  # only rank 0 writes files
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_inputs(run_dir, setup)
+        _write_inputs(folder, setup)
 
     device = setup.device.device
     torch.set_num_threads(setup.device.threads)
@@ -184,12 +181,12 @@ def train(
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(step):
                 scheduler.step()  # the schedule is a pure function of the step
-        for row in _replay_losses(run_dir, step):
+        for row in _replay_losses(folder, step):
             monitor.losses.append(row)
         emit({"type": "resumed", "step": step, "checkpoint": str(checkpoints[-1])})
-    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=step if checkpoints else None) if main else None
+    metrics = folder.metrics_log(resume_step=step if checkpoints else None) if main else None
     if main:
-        write_status(run_dir, "running", step=step, total_steps=plan.total_steps, phase="first_step")
+        folder.write_status("running", step=step, total_steps=plan.total_steps, phase="first_step")
     start_step = step
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -240,7 +237,7 @@ def train(
             if main:
                 metrics.write({**row, "new_findings": [f.to_dict() for f in new]} if new else row)
                 if step == start_step + 1:  # the first step of this process is done: the phase ends
-                    write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+                    folder.write_status("running", step=step, total_steps=plan.total_steps)
             emit({**row, "total_steps": plan.total_steps, "new_findings": [f.to_dict() for f in new]})
 
             end_of_epoch = g == len(groups) - 1
@@ -256,7 +253,7 @@ def train(
                 with _io_guard(run_dir, "a checkpoint"):
                     path = save_checkpoint(run_dir, model, optimizer, position, keep=config.keep_checkpoints)
                 emit({"type": "checkpoint", "step": step, "path": str(path)})
-                write_status(run_dir, "running", step=step, total_steps=plan.total_steps)
+                folder.write_status("running", step=step, total_steps=plan.total_steps)
             if cancelled:
                 status = "cancelled"
                 break
@@ -272,8 +269,8 @@ def train(
         if status == "done":
             with _io_guard(run_dir, "the adapter"):
                 _save_adapter(run_dir, model)
-                write_manifest(run_dir, setup, result, monitor)
-        write_status(run_dir, status, step=step, total_steps=plan.total_steps)
+                write_manifest(folder, setup, result, monitor)
+        folder.write_status(status, step=step, total_steps=plan.total_steps)
     emit({"type": "done", "status": status, "step": step, "seconds": seconds})
     distributed.shutdown(dist)
     return result
@@ -286,32 +283,32 @@ def _io_guard(run_dir: Path, what: str):
     try:
         yield
     except OSError as e:
-        done = list_checkpoints(run_dir)
+        folder = RunFolder(run_dir)
+        done = folder.checkpoints()
         last = f"the last complete checkpoint is {done[-1]}" if done else "no checkpoint was completed"
         try:
-            write_status(run_dir, "failed", error=str(e))
+            folder.write_status("failed", error=str(e))
         except OSError:
             pass  # the same disk problem; the message below still says what happened
         raise RunError(f"could not write {what} in {run_dir}: {e}",
                        fix=f"free disk space or fix the folder's permissions, then rerun with --resume ({last})") from e
 
 
-def _write_inputs(run_dir: Path, setup: RunSetup) -> None:
+def _write_inputs(folder: RunFolder, setup: RunSetup) -> None:
     """What the run trains on, before step 1: the config as trained (the recipe's values filled
     in), the plan with the automatic values and why, the held-out prompts, the grown data."""
     config = setup.config
     if setup.expansion is not None:
         from ..data.expand import record
 
-        path = run_dir / EXPANDED_FILE
+        path = folder.path / EXPANDED_FILE
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(expansion_bytes([record(c) for c in setup.expansion.samples]))
         config = config.model_copy(update={"data": str(path)})  # the doctor reads what was trained
-    config.save(run_dir / "config.json")
+    folder.write_config(config)
     if setup.heldout:
-        (run_dir / HELDOUT_FILE).write_text("".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n"
-                                                    for h in setup.heldout), encoding="utf-8")
-    write_json_atomic(run_dir / "plan.json", {
+        folder.write_heldout([h.to_dict() for h in setup.heldout])
+    folder.write_plan({
         "plan": setup.plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
         "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
         "memory": setup.memory.to_dict() if setup.memory is not None else None})
@@ -324,14 +321,13 @@ def _no_target_batch(sample: TokenizedSample, pad_id: int) -> dict:
     return collate([blank], pad_id)
 
 
-def _replay_losses(run_dir: Path, upto: int) -> list[float]:
-    from .metrics import read_metrics
-
-    return [r["loss"] for r in read_metrics(run_dir / "metrics.jsonl") if r.get("type") == "step" and r["step"] <= upto]
+def _replay_losses(folder: RunFolder, upto: int) -> list[float]:
+    return [r["loss"] for r in folder.metrics() if r.get("type") == "step" and r["step"] <= upto]
 
 
 def _save_adapter(run_dir: Path, model) -> None:
-    tmp, final = run_dir / "adapter.tmp", run_dir / "adapter"
+    final = RunFolder(run_dir).adapter_dir
+    tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     shutil.rmtree(final, ignore_errors=True)
@@ -347,13 +343,13 @@ def library_versions() -> dict:
     return {"lorastudio": __version__, "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
 
 
-def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: LiveMonitor) -> None:
+def write_manifest(folder: RunFolder, setup: RunSetup, result: RunResult, monitor: LiveMonitor) -> None:
     """The self-description of a finished run; written last, so its presence means complete."""
     tok = setup.tokenizer
     manifest = {
         "format": "lorastudio-run/1",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
+        "config": dict(folder.config()),
         "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
         "applied": setup.extra.get("applied", []),
         "plan": setup.plan.to_dict(),
@@ -372,4 +368,4 @@ def write_manifest(run_dir: Path, setup: RunSetup, result: RunResult, monitor: L
         "findings": [f.to_dict() for f in result.findings],
         "adapter": "adapter",
     }
-    write_json_atomic(run_dir / "manifest.json", manifest)
+    folder.write_manifest(manifest)

@@ -15,7 +15,8 @@ from pathlib import Path
 from ..config import TrainConfig, flag_name
 from ..errors import RunError
 from ..models import fingerprint
-from .checkpoints import STATE
+from ..run_folder import CHECKPOINT_STATE as STATE
+from ..run_folder import RunFolder
 
 # Options that change what is trained or how: a resumed run must have the same.
 SHAPING = ("max_seq_len", "long_samples", "drop_duplicates", "lora_r", "lora_alpha", "lora_dropout", "batch_size",
@@ -61,9 +62,9 @@ def check_resume(checkpoint: Path, setup) -> None:
         return  # written before checkpoints recorded their settings: nothing to compare
     diff = differences(saved, settings(setup))
     if diff:
-        run_dir = checkpoint.parent.parent
+        run_dir = RunFolder(checkpoint.parent.parent)
         raise RunError(
-            f"--resume refused: {run_dir} was trained with other settings than these; resuming would mix two runs:\n  "
+            f"--resume refused: {run_dir.path} was trained with other settings than these; resuming would mix two runs:\n  "
             + "\n  ".join(diff),
-            fix=f"resume with the checkpoint's settings (they are in {run_dir / 'config.json'}), "
+            fix=f"resume with the checkpoint's settings (they are in {run_dir.config_file}), "
                 "or train into a new --output folder")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Literal
@@ -12,8 +11,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ...data.formatting import check_messages
-from ...files import HELDOUT_FILE
 from ...diagnosis.effect import read_probes
+from ...run_folder import RunFolder
 from ...serving.engine import BASE, GenerationConfig
 from ..deps import EngineDep, RegistryDep
 from ..errors import ApiError, keyed_body
@@ -103,19 +102,15 @@ def run_probe_file(entry) -> Path | None:
     given = entry.config.get("probes")
     if given and Path(given).is_file():
         return Path(given)
-    made = Path(entry.run_dir) / HELDOUT_FILE
-    return made if made.is_file() else None
+    return RunFolder(entry.run_dir).heldout()
 
 
 def run_markers(entry) -> list[str]:
     """The markers given to the run, else those the doctor found in its training answers."""
     if entry.config.get("markers"):
         return list(entry.config["markers"])
-    try:
-        report = json.loads((Path(entry.run_dir) / "doctor.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return list(((report.get("effect") or {}).get("markers") or {}).get("markers") or [])
+    report = RunFolder(entry.run_dir).doctor_report(quiet=True)
+    return report.markers if report is not None else []
 
 
 @router.post("/probes")

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from ...diagnosis.findings import errors as error_findings
 from ...errors import PlanRefused
-from ...serving.registry import NotFound, is_complete, validate_name
-from ...training.metrics import read_metrics
+from ...run_folder import RunFolder
+from ...serving.registry import NotFound, validate_name
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
@@ -77,17 +77,15 @@ def list_jobs(jobs: JobsDep) -> dict:
 def get_job(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     out = job.to_dict(tail=True)
-    try:
-        out["plan"] = json.loads((Path(job.run_dir) / "plan.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        out["plan"] = None
+    plan = job.folder.plan(quiet=True)
+    out["plan"] = dict(plan) if plan is not None else None
     return out
 
 
 @router.get("/jobs/{job_id}/metrics")
 def job_metrics(job_id: JobId, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
-    return {"job": job.id, "rows": read_metrics(Path(job.run_dir) / "metrics.jsonl")}
+    return {"job": job.id, "rows": job.folder.metrics()}
 
 
 @router.get("/jobs/{job_id}/log")
@@ -101,32 +99,20 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
     written; `checkpoint` for each step a checkpoint was saved at (a training job); `status`
     when the job changes; `reset` when a resume rewrites the log; `end` last. A page that
     reloads, or a server that restarted, gets the whole curve back this way."""
-    job = jobs.get(job_id)
-    path = Path(job.run_dir) / "metrics.jsonl"
+    metrics = jobs.get(job_id).folder.follow_metrics()
 
     async def stream():
-        offset, pending, last = 0, b"", None
-        last_step, marked = 0, set()
+        last, last_step, marked = None, 0, set()
         yield "retry: 2000\n\n"
         while True:
-            size = path.stat().st_size if path.exists() else 0
-            if size < offset:  # a resume cut the log back to its checkpoint
-                offset, pending, last_step, marked = 0, b"", 0, set()
+            reset, rows = metrics.read()
+            if reset:  # a resume cut the log back to its checkpoint
+                last_step, marked = 0, set()
                 yield sse("reset", {})
-            if size > offset:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    pending += f.read(size - offset)
-                offset = size
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(row, dict) and row.get("type") == "step":
-                        last_step = max(last_step, int(row.get("step") or 0))
-                    yield sse("metric", row)
+            for row in rows:
+                if isinstance(row, dict) and row.get("type") == "step":
+                    last_step = max(last_step, int(row.get("step") or 0))
+                yield sse("metric", row)
             current = jobs.get(job_id)
             if current.kind == "train":
                 for step in checkpoint_steps(current, last_step):
@@ -162,7 +148,7 @@ def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     job = jobs.get(job_id)
     if job.status not in (CANCELLED, FAILED) or job.kind != "train":
         raise ApiError(409, "conflict", key="conflict.not_resumable", params={"id": job_id})
-    if is_complete(Path(job.run_dir)):
+    if job.folder.is_complete():
         raise ApiError(409, "conflict", key="conflict.complete", params={"name": job.name})
     return runner.requeue(job_id, resume=True).to_dict()
 
@@ -176,14 +162,12 @@ def list_runs(settings: SettingsDep, jobs: JobsDep) -> dict:
         for p in sorted(settings.runs.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
             if not p.is_dir() or p.name.endswith(".tmp"):
                 continue
-            try:
-                state = json.loads((p / "status.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                state = {}
+            folder = RunFolder(p)
+            state = folder.status(quiet=True) or {}
             job = latest.get(str(p))
-            runs.append({"name": p.name, "complete": is_complete(p), "state": state.get("state"),
+            runs.append({"name": p.name, "complete": folder.is_complete(), "state": state.get("state"),
                          "step": state.get("step"), "total_steps": state.get("total_steps"),
-                         "has_doctor": (p / "doctor.json").is_file(),
+                         "has_doctor": folder.doctor_file.is_file(),
                          "job": job.id if job else None, "job_status": job.status if job else None})
     return {"runs": runs}
 
