@@ -119,7 +119,10 @@ def train(
     run_dir = Path(config.output)
     folder = RunFolder(run_dir)
     _check_output(run_dir, resume)
-    if dist.is_main and run_dir.is_dir():  # the web studio shows this start-up phase (its job made the folder)
+    # The web studio shows this start-up phase (its job made the folder). A run being resumed keeps
+    # its status until the resume check passes: a refused --resume writes nothing.
+    resuming = resume and folder.holds_run()
+    if dist.is_main and run_dir.is_dir() and not resuming:
         folder.write_status("starting", phase="preparing")
 
     # ---- setup: data, model with LoRA, plan, preflight --------------------------------------
@@ -142,6 +145,8 @@ def train(
     checkpoints = folder.checkpoints() if resume else []
     if checkpoints:
         check_resume(checkpoints[-1], setup)  # before anything is written or loaded
+    if dist.is_main and resuming:
+        folder.write_status("starting", phase="preparing")
     if dist.is_main:
         calibrate(setup, config, dist.world_size)  # a few real steps, timed (or their cached costs)
         emit({"type": "estimate", "seconds": plan.estimated_seconds, "calibrated": plan.estimate_calibrated})
