@@ -46,10 +46,10 @@ from ..config import split_list
 from ..errors import ConfigError
 from .expand_report import ExpandReport
 from .expand_sources import (
-    ModelPairSource, PairSource, Probe, Seed, answers_for, choose_probes, fill, read_seeds, rewordings,
+    ModelPairSource, PairSource, ProbeDraft, Seed, answers_for, choose_probes, fill, read_seeds, rewordings,
 )
 from .filters import MAX_ANSWER_CHARS, Candidate, SampleFilter
-from .generate import EngineChat, ModelGenerator, OpenAIChat
+from .generate import LoadedEngineChat, ModelGenerator, OpenAIChat
 from .readers import load_dataset, read_records
 
 METHODS = ("templates", "model")
@@ -123,7 +123,7 @@ class Expansion:
     probes, and the report (its `out` and `files` empty: nothing is written)."""
 
     samples: list[Candidate]
-    probes: list[Probe]
+    probes: list[ProbeDraft]
     report: ExpandReport
 
 
@@ -238,14 +238,14 @@ def _generator(options: ExpandOptions) -> ModelGenerator | None:
     if options.method != "model":
         return None
     if options.engine is not None:
-        chat = EngineChat(options.engine, options.generation_config)
+        chat = LoadedEngineChat(options.engine, options.generation_config)
     else:
         chat = OpenAIChat(options.endpoint, options.model, transport=options.transport)
     return ModelGenerator(chat, seed=options.seed)
 
 
 def _report(path: Path, options: ExpandOptions, seeds: list[Seed], by_cat: dict[str, list[Seed]],
-            kept: list[Candidate], probes: list[Probe], filt: SampleFilter, gen: ModelGenerator | None) -> ExpandReport:
+            kept: list[Candidate], probes: list[ProbeDraft], filt: SampleFilter, gen: ModelGenerator | None) -> ExpandReport:
     target, holdout = options.target, options.holdout
     report = ExpandReport(
         source=str(path), out="", method=options.method, seed=options.seed, target=target,
@@ -266,7 +266,7 @@ def _report(path: Path, options: ExpandOptions, seeds: list[Seed], by_cat: dict[
     return report
 
 
-def _write(out: Path, kept: list[Candidate], probes: list[Probe] | None, probes_path: Path,
+def _write(out: Path, kept: list[Candidate], probes: list[ProbeDraft] | None, probes_path: Path,
            prompts: list[dict] | None, prompts_path: Path) -> list[str]:
     """The dataset (Alpaca JSON), the probes (JSONL) and the model's prompts (JSONL)."""
     out.parent.mkdir(parents=True, exist_ok=True)

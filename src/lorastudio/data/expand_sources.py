@@ -26,7 +26,7 @@ MAX_AVOID = 10  # questions already taken, listed in later requests
 
 
 @dataclass
-class Probe:
+class ProbeDraft:
     prompt: str
     expect_any: list[str]
     category: str
@@ -148,16 +148,16 @@ def answers_for(seed: Seed, siblings: list[Seed], mode: str, rng: random.Random)
 
 
 def choose_probes(seeds: list[Seed], by_cat: dict[str, list[Seed]], k: int,
-                   pools: dict[int, list[str]], markers) -> list[Probe]:
+                   pools: dict[int, list[str]], markers) -> list[ProbeDraft]:
     """K rewordings, categories in turn, each far from every seed question and every other probe."""
     if k <= 0:
         return []
     instructions = [s.instruction for s in seeds]
     answers = [s.output for s in seeds]
-    chosen: list[Probe] = []
+    chosen: list[ProbeDraft] = []
     turn = {cat: 0 for cat in by_cat}
 
-    def pick(s: Seed) -> Probe | None:
+    def pick(s: Seed) -> ProbeDraft | None:
         pool = pools[s.index]
         for i, q in enumerate(pool):
             taken = instructions + [p.prompt for p in chosen]
@@ -165,7 +165,7 @@ def choose_probes(seeds: list[Seed], by_cat: dict[str, list[Seed]], k: int,
                 del pool[i]
                 facts = s.expect_any if s.expect_any is not None else (
                     fact_keywords(s.output, answers, markers, q) if _asks_for_facts(s) else [])
-                return Probe(q, [f for f in facts if f not in q], s.category, s.index)
+                return ProbeDraft(q, [f for f in facts if f not in q], s.category, s.index)
         return None
 
     while len(chosen) < k:

@@ -5,7 +5,7 @@ Two ways to reach a model, both a callable `chat(messages, seed) -> str`:
 
   OpenAIChat   any OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio ...):
                POST {endpoint}/v1/chat/completions with httpx
-  EngineChat   a loaded `ChatEngine` (our own serving engine), passed in by the caller, so
+  LoadedEngineChat   a loaded `ChatEngine` (our own serving engine), passed in by the caller, so
                this module does not import the serving layer
 
 Replies are asked for as JSON lines, one object per line. `parse_pairs` and
@@ -93,7 +93,7 @@ class OpenAIChat:
         self.client.close()
 
 
-class EngineChat:
+class LoadedEngineChat:
     """A loaded ChatEngine (or anything with `.generate(messages, adapter=, config=).text`).
 
     `config` is the engine's GenerationConfig; the caller builds it (e.g. max_new_tokens=1024,
@@ -200,7 +200,7 @@ def paraphrase_messages(question: str, n: int, lang: str) -> list[dict]:
 class ModelGenerator:
     """Sends prompts, parses replies, and keeps the record: prompts, replies and counts."""
 
-    chat: object  # OpenAIChat | EngineChat | any callable(messages, seed) -> str
+    chat: object  # OpenAIChat | LoadedEngineChat | any callable(messages, seed) -> str
     seed: int = 0
     log: list[dict] = field(default_factory=list)
     requests: int = 0

@@ -105,7 +105,7 @@ class TokenizerCache:
         return tok
 
 
-def build_config(fields: dict, datasets: DatasetStore, output: Path, default_model: str | None = None) -> TrainConfig:
+def config_from_form(fields: dict, datasets: DatasetStore, output: Path, default_model: str | None = None) -> TrainConfig:
     """A TrainConfig from the form's fields: dataset fields are names, `output` is the server's."""
     values = {k: v for k, v in fields.items() if v not in (None, "")}
     if "output" in values:

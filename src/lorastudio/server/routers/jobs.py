@@ -50,13 +50,13 @@ def submit_job(req: JobRequest, runner: RunnerDep, jobs: JobsDep, datasets: Data
                tokenizers: TokenizersDep, settings: SettingsDep) -> dict:
     """Queue a training run. Refused (422, with the findings) when the plan has error-level
     findings and `force` is false, as `lorastudio train` refuses without --force."""
-    from ..storage import build_config
+    from ..storage import config_from_form
 
     name = validate_name(req.name, "run name") if req.name else _free_name(settings.runs)
     run_dir = settings.runs / name
     if run_dir.exists() or jobs.list(ACTIVE, name=name):
         raise ApiError(409, "conflict", key="conflict.run_exists", params={"name": name})
-    config = build_config(req.config, datasets, run_dir, settings.model)
+    config = config_from_form(req.config, datasets, run_dir, settings.model)
     setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code))
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("training refused: the plan has error-level findings", setup.findings,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ...config import PATH_FIELDS
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, SettingsDep, TokenizersDep
-from ..storage import build_config
+from ..storage import config_from_form
 
 router = APIRouter(tags=["plan"])
 
@@ -27,7 +27,7 @@ def make_plan(req: PlanRequest, datasets: DatasetsDep, tokenizers: TokenizersDep
 
     Fields left empty take the recipe's value for this data and model: `auto` gives each with its
     reason, `config` the whole config as it would train (for the form's placeholders)."""
-    config = build_config(req.config, datasets, settings.runs / "(plan)", settings.model)
+    config = config_from_form(req.config, datasets, settings.runs / "(plan)", settings.model)
     setup = plan_without_weights(config, tokenizers.get(config.model, config.trust_remote_code), req.apply_fixes)
     resolved = setup.config.model_dump(exclude={"output"})
     for key in PATH_FIELDS:  # the form speaks dataset names, never server paths

@@ -18,7 +18,7 @@ from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
 from ..jobs import ACTIVE
 from ..state import plan_without_weights
-from ..storage import build_config
+from ..storage import config_from_form
 
 router = APIRouter(tags=["jobs"])
 TUNE_FIELDS = ("data", "model", "probes", "markers")  # the rest of a trial's settings is the tune's to choose
@@ -64,10 +64,10 @@ def submit_tune(req: TuneRequest, runner: RunnerDep, jobs: JobsDep, datasets: Da
     budget_s = parse_budget(req.budget)
     _check_fields(req.config)
     tune_dir = settings.tunes / name
-    config = build_config(req.config, datasets, tune_dir / "trial-1", settings.model)
+    config = config_from_form(req.config, datasets, tune_dir / "trial-1", settings.model)
     tokenizer = tokenizers.get(config.model, config.trust_remote_code)
     first = candidate_trials(recommend_for_setup(plan_without_weights(config, tokenizer)))[0]
-    setup = plan_without_weights(build_config({**req.config, **first}, datasets, tune_dir / "trial-1", settings.model),
+    setup = plan_without_weights(config_from_form({**req.config, **first}, datasets, tune_dir / "trial-1", settings.model),
                                  tokenizer)
     if error_findings(setup.findings) and not req.force:
         raise PlanRefused("tuning refused: the first trial's plan has error-level findings", setup.findings,
