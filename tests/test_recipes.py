@@ -107,12 +107,12 @@ def test_each_option_given_wins_over_the_recipe(tiny_model_dir, persona_train):
 
 
 def test_the_server_takes_general_data_as_a_dataset_name_not_a_path(tmp_path):
-    from lorastudio.server.storage import DatasetStore, build_config
+    from lorastudio.server.storage import DatasetStore, config_from_form
 
     store = DatasetStore(tmp_path)
     with pytest.raises(ConfigError) as e:
-        build_config({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "/etc/passwd"}, store, tmp_path / "o")
+        config_from_form({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "/etc/passwd"}, store, tmp_path / "o")
     assert "path separator" in e.value.message
-    config = build_config({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "general_replay.json"},
+    config = config_from_form({"data": "wukong_train.json", "mix_general": 0.2, "general_data": "general_replay.json"},
                           store, tmp_path / "o")
     assert config.general_data.endswith("examples/general_replay.json")
