@@ -137,3 +137,23 @@ def test_every_flag_the_readme_shows_is_in_some_help():
     flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", readme)) - OTHER_TOOLS
     missing = sorted(f for f in flags if f not in "\n".join(helps))
     assert len(flags) > 40 and missing == [], missing
+
+
+# Options a run takes only from --config FILE (rarely changed; the flags stay readable).
+FILE_ONLY = {"eval_steps", "init_identity", "keep_checkpoints", "lr_scheduler", "max_grad_norm", "weight_decay"}
+FLAG_NAMES = {"auto": "no_auto", "doctor": "no_doctor", "vars": "var"}  # a field whose flag says it otherwise
+
+
+def test_train_flags_and_the_config_fields_cannot_drift():
+    """Every TrainConfig field is a train/plan flag or listed as file-only; every flag that is
+    not about the command itself is a field."""
+    import inspect
+
+    from lorastudio.cli.train import _train_command
+    from lorastudio.config import TrainConfig
+
+    params = set(inspect.signature(_train_command).parameters)
+    command_only = {"ctx", "config", "as_json", "force", "resume", "nproc", "apply_fixes"}
+    fields = {FLAG_NAMES.get(f, f) for f in TrainConfig.model_fields} - FILE_ONLY
+    assert fields == params - command_only, (sorted(fields - params), sorted(params - command_only - fields))
+    assert FILE_ONLY <= set(TrainConfig.model_fields)
