@@ -246,3 +246,22 @@ def test_only_small_qwen_instruct_models_are_suggested(laid_out):
     # the tiny is a Qwen2; Ollama's tags are instruct models, the others say Instruct in their names
     assert specs(picked) == {"ollama:tiny:latest", "hf:Org/Tiny-Instruct", "modelscope:Qwen/Tiny2.5-0.5B-Instruct"}
     assert chinese_chat_models(found, max_params=1000) == []
+
+
+def test_concurrent_conversions_of_one_gguf_give_one_complete_folder(tiny_gguf, tmp_path, monkeypatch):
+    """The server plans in threads: two plans for a new GGUF model at once convert it once."""
+    import threading
+
+    from lorastudio.models import sources
+
+    calls, real = [], sources._write_source  # written once per real conversion
+    monkeypatch.setattr(sources, "_write_source", lambda *a: calls.append(1) or real(*a))
+    target, results = tmp_path / "converted", []
+    threads = [threading.Thread(target=lambda: results.append(sources.convert_gguf(tiny_gguf, target))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [target] * 3 and (target / "config.json").is_file()
+    assert len(calls) == 1  # the two that waited found the folder done
+    assert [p.name for p in tmp_path.iterdir()] == ["converted"]  # no half-converted folder left behind

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +49,21 @@ class ModelSource:
         return d
 
 
+_CONVERTING = threading.Lock()  # the server plans in threads: one conversion at a time, the others reuse it
+
+
 def convert_gguf(gguf: Path, target: Path, chat_template: str | None = None) -> Path:
     """Dequantise a GGUF file into an HF folder (safetensors), atomically; reuse it if present.
     `chat_template` is used when the GGUF carries none (Ollama's template layer, translated)."""
     if (target / "config.json").is_file():
         return target
+    with _CONVERTING:
+        return _convert(gguf, target, chat_template)
+
+
+def _convert(gguf: Path, target: Path, chat_template: str | None) -> Path:
+    if (target / "config.json").is_file():
+        return target  # converted by another thread while this one waited
     from transformers import AutoModelForCausalLM, AutoTokenizer
     import torch
 
