@@ -4,14 +4,15 @@ The web server never trains. A job is a row in `jobs.sqlite`; the runner starts 
 
     python -m lorastudio train --config HOME/jobs/ID/config.json [--force] [--resume]
 
-(or `lorastudio doctor RUN_DIR`, or `lorastudio tune ... --output HOME/tunes/NAME`: tune_jobs.py)
-in a new session (so stopping the server, or Ctrl-C in its terminal, leaves training running)
-with its output in `HOME/runs/NAME/train.log`. One job runs per device; the others wait
-queued, oldest first. The runner's `tick` reconciles the table with reality every half
-second: a job whose process has ended becomes done, cancelled or failed (with its log tail),
-judged from the run folder (complete, and status.json says done, means done). A new runner on the same home, after
-a server restart, finds `running` rows and re-attaches by pid, checking /proc that the pid is
-still that job's process and not a reused number.
+(or `lorastudio doctor RUN_DIR`, or `lorastudio tune ... --output HOME/tunes/NAME`: what differs
+between the kinds, one object each, is in job_kinds.py) in a new session (so stopping the server,
+or Ctrl-C in its terminal, leaves training running) with its output in `HOME/runs/NAME/train.log`.
+One job runs per device; the others wait queued, oldest first. The runner's `tick` reconciles the
+table with reality every half second: a job whose process has ended becomes done, cancelled or
+failed (with its log tail), as its kind judges from the run folder (a training run: complete, and
+status.json says done, means done). A new runner on the same home, after a server restart, finds
+`running` rows and re-attaches by pid, checking /proc that the pid is still that job's process
+(its kind's marker is in the command line) and not a reused number.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..run_folder import RunFolder
 from ..serving.registry import NotFound
-from . import tune_jobs
+from .job_kinds import JobKind, kind_of
 from .job_status import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING  # noqa: F401 (re-exported for the routers)
 
 log = logging.getLogger("lorastudio.server.jobs")
@@ -90,32 +90,27 @@ class Job:
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def kind_spec(self) -> JobKind:
+        """What this kind of job launches and how it is read (job_kinds.py); `kind` stays its name."""
+        return kind_of(self.kind)
+
     def progress(self) -> dict:
-        """status.json written by the training process: state, step, total_steps (a tune: its current trial's)."""
-        if self.kind == "tune":
-            return tune_jobs.progress(self)
-        return dict(self.folder.status(quiet=True) or {})
+        """status.json written by the job's process: state, step, total_steps (a tune: its current trial's)."""
+        return self.kind_spec.progress(self)
 
     def phase(self, progress: dict) -> str | None:
-        """Where a training job is, for the page: queued, starting (the process is importing its
-        libraries: no status.json of its own yet), preparing (tokenising the data and loading the
-        model), first_step, training, doctor (training done, the doctor runs); None otherwise."""
+        """Where a job is, for the page: queued; while running, what its kind says (a training
+        job: starting, preparing, first_step, training, doctor); None otherwise."""
         if self.status == QUEUED:
             return "queued"
-        if self.status != RUNNING or self.kind != "train":
+        if self.status != RUNNING:
             return None
-        if not progress or (progress.get("updated") or 0) < (self.started or 0) - 1:
-            return "starting"  # nothing written yet, or status.json left by an earlier attempt
-        state = progress.get("state")
-        if state == "done":
-            return "doctor"
-        if state == "starting":
-            return progress.get("phase") or "preparing"
-        return progress.get("phase") or "training"
+        return self.kind_spec.phase(self, progress)
 
     def verdict(self) -> str | None:
-        """The doctor's verdict on this run, once doctor.json exists."""
-        return doctor_verdict(self.folder)
+        """The doctor's verdict on this run, once doctor.json exists (a tune: None, each trial has its own)."""
+        return self.kind_spec.verdict(self)
 
     def log_tail(self, lines: int = TAIL_LINES) -> str:
         return self.folder.log_tail(self.kind, lines)
@@ -123,48 +118,12 @@ class Job:
     def to_dict(self, tail: bool = False) -> dict:
         d = asdict(self)
         d["has_checkpoint"] = bool(self.folder.checkpoints())
-        if self.kind == "tune":  # one read of the tune's files serves the table and the progress
-            d["tune"] = tune_jobs.table(self)
-            d["progress"], d["complete"] = tune_jobs.progress(self, d["tune"]), d["tune"]["adapter"] is not None
-        else:
-            d["progress"] = self.progress()
-            d["complete"] = self.folder.is_complete()
+        d.update(self.kind_spec.summary(self))  # progress, complete (a tune: its table first)
         d["phase"] = self.phase(d["progress"])
-        d["verdict"] = self.verdict() if self.kind != "tune" else None
+        d["verdict"] = self.verdict()
         if tail:
             d["log_tail"] = self.log_tail()
         return d
-
-
-_VERDICTS: dict[str, tuple[float, str | None]] = {}  # doctor.json path -> (mtime, verdict): read once per change
-
-
-def doctor_verdict(folder: RunFolder) -> str | None:
-    path = folder.doctor_file
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    cached = _VERDICTS.get(str(path))
-    if cached and cached[0] == mtime:
-        return cached[1]
-    report = folder.doctor_report(quiet=True)
-    _VERDICTS[str(path)] = (mtime, report.verdict if report is not None else None)
-    return _VERDICTS[str(path)][1]
-
-
-def checkpoint_steps(job: "Job", upto: int) -> list[int]:
-    """Steps up to `upto` at which the run saved a checkpoint: by the trainer's rule (every
-    save_steps, else at each epoch's end: plan.json's steps per epoch), and those on disk (a
-    cancel saves one at any step). Older ones are deleted as training goes (keep_checkpoints);
-    the rule still places them, so a reloaded page marks them all."""
-    steps = {int(p.name.split("-")[1]) for p in job.folder.checkpoints()}
-    plan_file = job.folder.plan(quiet=True)
-    plan = plan_file.plan if plan_file is not None else {}
-    every = job.config.get("save_steps") or plan.get("steps_per_epoch") or 0
-    if every:
-        steps |= set(range(every, min(upto, plan.get("total_steps") or upto) + 1, every))
-    return sorted(s for s in steps if s <= upto)
 
 
 class JobStore:
@@ -310,25 +269,22 @@ class JobRunner:
 
     def marker(self, job: Job) -> str:
         """A string only this job's command line holds: its config file, or the doctor's or tune's folder."""
-        if job.kind == "tune":
-            return tune_jobs.marker(job)
-        return job.run_dir if job.kind == "doctor" else str(self.job_dir(job.id) / "config.json")
+        return job.kind_spec.marker(job, self.config_file(job.id))
 
     def job_dir(self, job_id: int) -> Path:
         return self.home / "jobs" / str(job_id)
 
+    def config_file(self, job_id: int) -> Path:
+        """The job's config, written before each launch (a training job's command reads it)."""
+        return self.job_dir(job_id) / "config.json"
+
     def command(self, job: Job) -> list[str]:
-        if job.kind == "doctor":
-            return [sys.executable, "-m", "lorastudio", "doctor", job.run_dir]
-        if job.kind == "tune":
-            return tune_jobs.command(job)
-        cmd = [sys.executable, "-m", "lorastudio", "train", "--config", str(self.job_dir(job.id) / "config.json")]
-        return cmd + (["--force"] if job.force else []) + (["--resume"] if job.resume else [])
+        return job.kind_spec.command(job, self.config_file(job.id))
 
     def _launch(self, job: Job) -> None:
         folder = self.job_dir(job.id)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(job.config, indent=2, ensure_ascii=False), encoding="utf-8")
+        self.config_file(job.id).write_text(json.dumps(job.config, indent=2, ensure_ascii=False), encoding="utf-8")
         Path(job.run_dir).mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "LORASTUDIO_HOME": str(self.home), "PYTHONUNBUFFERED": "1",
                "TOKENIZERS_PARALLELISM": "false", "LORASTUDIO_JOB": str(job.id)}
@@ -345,21 +301,7 @@ class JobRunner:
 
     def _finish(self, job: Job, rc: int | None) -> None:
         self.procs.pop(job.id, None)
-        folder = job.folder
-        state = job.progress().get("state")
-        error = None
-        if job.kind == "doctor":
-            # exit 0 learned, 1 not learned, 3 inconclusive; 2 could not run: the report tells which
-            wrote = folder.doctor_file.is_file() and folder.doctor_file.stat().st_mtime >= (job.started or 0) - 1
-            status = DONE if wrote and rc in (0, 1, 3, None) else FAILED
-        elif job.kind == "tune":
-            status, error = tune_jobs.finish(job)
-        elif folder.is_complete() and state == "done":
-            status = DONE
-        elif job.cancel_requested or state == "cancelled":
-            status = CANCELLED
-        else:
-            status = FAILED
+        status, error = job.kind_spec.finish(job, rc)
         if status == FAILED:
             tail = [line for line in job.log_tail().splitlines() if line.strip()]
             why = "the process ended without finishing" if rc is None else f"the process exited with code {rc}"
@@ -368,6 +310,7 @@ class JobRunner:
 
     # ---- what the routers call --------------------------------------------------------------
     def submit(self, kind: str, name: str, run_dir: Path, config: dict, force: bool = False, resume: bool = False) -> Job:
+        kind_of(kind)  # an unknown kind is refused before it is recorded
         job = self.store.add(kind, name, run_dir, config, self.device, force=force, resume=resume)
         self.tick()  # start now when the device is free
         return self.store.get(job.id)

@@ -1,5 +1,5 @@
-"""Tune jobs: `lorastudio tune` run by the job runner, its trials read back as they finish, and
-its best adapter registered.
+"""Tune jobs: `lorastudio tune` run by the job runner (its command line: job_kinds.py), its trials
+read back as they finish, and its best adapter registered.
 
     HOME/tunes/NAME/   the tune's output folder: trial-N/ (a run folder each), trials.jsonl (a
                        line per trial as it finishes), tune.json (the table, written last),
@@ -18,29 +18,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from ..run_folder import RunFolder, read_object
+from .job_status import CANCELLED, DONE, FAILED
 
 TRIAL_FILES_LEFT_OUT = ("checkpoints",)  # optimizer state for resuming: a finished adapter needs none
-
-
-def command(job) -> list[str]:
-    c = job.config
-    cmd = [sys.executable, "-m", "lorastudio", "tune", "--data", c["data"],
-           "--model", c["model"], "--budget", c["budget"], "--max-trials", str(c["max_trials"])]
-    if c.get("probes"):  # without, each trial holds prompts out of the data
-        cmd += ["--probes", c["probes"]]
-    if c.get("markers"):
-        cmd += ["--markers", ",".join(c["markers"])]
-    # --output last: its value then ends the command line, which the runner's marker relies on
-    return cmd + (["--force"] if job.force else []) + ["--output", job.run_dir]
-
-
-def marker(job) -> str:
-    """The output folder as a whole argument (NUL-terminated in /proc/PID/cmdline): tunes/a is not tunes/a-2."""
-    return job.run_dir + "\0"
 
 
 def read_trials(tune_dir: Path) -> list[dict]:
@@ -127,8 +110,6 @@ def finish(job) -> tuple[str, str | None]:
     """(status, error) for a tune whose process has ended: done (or cancelled, if asked) once
     tune.json names a best trial and its adapter is registered, so a tune cancelled after some
     trials keeps the best of them; cancelled if asked; failed otherwise (the runner adds the log's last line)."""
-    from .job_status import CANCELLED, DONE, FAILED
-
     tune_dir = Path(job.run_dir)
     path = tune_dir / "tune.json"
     final = read_object(path, quiet=True) if path.is_file() and path.stat().st_mtime >= (job.started or 0) - 1 else None

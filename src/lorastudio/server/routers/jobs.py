@@ -19,7 +19,7 @@ from ...serving.registry import NotFound, validate_name
 from ..state import plan_without_weights
 from ..deps import DatasetsDep, JobsDep, RunnerDep, SettingsDep, TokenizersDep
 from ..errors import ApiError
-from ..jobs import ACTIVE, CANCELLED, FAILED, checkpoint_steps
+from ..jobs import ACTIVE, CANCELLED, FAILED
 
 router = APIRouter(tags=["jobs"])
 POLL_SECONDS = 0.5
@@ -114,11 +114,10 @@ async def job_events(job_id: JobId, request: Request, jobs: JobsDep, follow: boo
                     last_step = max(last_step, int(row.get("step") or 0))
                 yield sse("metric", row)
             current = jobs.get(job_id)
-            if current.kind == "train":
-                for step in checkpoint_steps(current, last_step):
-                    if step not in marked:
-                        marked.add(step)
-                        yield sse("checkpoint", {"step": step})
+            for step in current.kind_spec.checkpoint_steps(current, last_step):  # a training job's; others have none
+                if step not in marked:
+                    marked.add(step)
+                    yield sse("checkpoint", {"step": step})
             progress = current.progress()
             snapshot = (current.status, progress, current.cancel_requested)  # a tune's progress counts its trials too
             if snapshot != last:
@@ -146,7 +145,7 @@ def cancel_job(job_id: JobId, runner: RunnerDep) -> dict:
 def resume_job(job_id: JobId, runner: RunnerDep, jobs: JobsDep) -> dict:
     """Queue a cancelled or failed run again; it continues from its latest checkpoint."""
     job = jobs.get(job_id)
-    if job.status not in (CANCELLED, FAILED) or job.kind != "train":
+    if job.status not in (CANCELLED, FAILED) or not job.kind_spec.resumable:
         raise ApiError(409, "conflict", key="conflict.not_resumable", params={"id": job_id})
     if job.folder.is_complete():
         raise ApiError(409, "conflict", key="conflict.complete", params={"name": job.name})
