@@ -141,3 +141,20 @@ def test_replay_has_no_persona(replay, train):
     for rec in replay:
         assert not any(m in rec["output"] for m in MARKERS), rec["output"]
     assert not {r["instruction"] for r in replay} & {r["instruction"] for r in train}
+
+
+def test_rebuilding_rewrites_the_same_files_and_keeps_the_readme_whole(tmp_path):
+    """_build.py writes every hand-written file byte for byte as committed, and keeps the README's
+    sections it does not write (the expanded set's, written by `data expand`)."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([sys.executable, str(copy / "_build.py")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for name in ("README.md", "wukong_seed.json", "wukong_train.json", "wukong_probes.jsonl",
+                 "general_probes.jsonl", "general_replay.json"):
+        assert (copy / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
+    assert "## Grown from the seeds" in (copy / "README.md").read_text(encoding="utf-8")

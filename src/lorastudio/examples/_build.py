@@ -115,6 +115,17 @@ from any translation or adaptation is reproduced here.
 """
 
 
+KEPT_FROM = "## Grown from the seeds"  # written by `lorastudio data expand`, not by this script
+
+
+def _kept_sections() -> str:
+    """The README's sections this script does not write, kept as they are."""
+    path = HERE / "README.md"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    at = text.find(KEPT_FROM)
+    return "\n" + text[at:] if at >= 0 else ""
+
+
 def main() -> None:
     _check()
     seed = [_alpaca(i, o, c) for c, rows in WUKONG.items() for i, o, s in rows if s]
@@ -141,7 +152,7 @@ def main() -> None:
         README.format(
             n_seed=len(seed), n_train=len(train), n_probes=len(probes), n_gen=len(general),
             n_gen_en=langs["en"], n_gen_zh=langs["zh"], n_replay=len(replay), table=table,
-        ),
+        ) + _kept_sections(),
         encoding="utf-8",
     )
     print(f"seed={len(seed)} train={len(train)} probes={len(probes)} "
