@@ -20,7 +20,8 @@ def test_smollm2_loss_falls_and_answers_change(persona_train, tmp_path):
     data = tmp_path / "d.json"
     data.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     cfg = make_config(model="smollm2-135m", data=str(data), output=str(tmp_path / "run"), epochs=1, batch_size=2,
-                      grad_accum=1, lr=3e-4, max_seq_len=256, warmup_steps=2, threads=2, doctor=False)
+                      grad_accum=1, lr=3e-4, max_seq_len=256, warmup_steps=2, threads=2, doctor=False,
+                      auto=False)  # the test's own options: no general replay added, so 60 samples = 30 steps
     result = train(cfg, force=True)
     losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert result.steps == 30 and len(losses) == 30
