@@ -164,13 +164,14 @@ def read_object(path: Path, kind: type[RunFile] = RunFile, quiet: bool = False) 
     except (OSError, ValueError) as e:
         if quiet:
             return None
-        raise RunError(f"{path} is not valid JSON: {e}",
-                       fix="the run folder is damaged; re-run training (or the doctor)") from e
+        raise RunError(f"{path} is not valid JSON: {e}", fix="the run folder is damaged; re-run training (or the doctor)",
+                       key="run_file_broken", params={"path": str(path)}) from e
     if not isinstance(data, dict):
         if quiet:
             return None
         raise RunError(f"{path} holds a JSON {type(data).__name__}, not an object",
-                       fix="the run folder is damaged; re-run training (or the doctor)")
+                       fix="the run folder is damaged; re-run training (or the doctor)",
+                       key="run_file_broken", params={"path": str(path)})
     return kind(data)
 
 
