@@ -24,9 +24,12 @@ def test_plan_json_for_the_seed_scenario_refuses_with_fixes(tiny_model_dir, pers
     out = json.loads(r.stdout)
     assert out["plan"]["steps_per_epoch"] == 2 and out["plan"]["total_steps"] == 6
     codes = {f["code"]: f for f in out["findings"]}
-    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "(--epochs 50)" in codes["TOO_FEW_STEPS"]["fix"]
+    # the recipe's lr for this model is 2x the usual rate (lr x alpha/r 4e-4): 50 steps are needed, not 100
+    assert codes["TOO_FEW_STEPS"]["evidence"]["scaled_lr"] == pytest.approx(4e-4)
+    assert codes["TOO_FEW_STEPS"]["evidence"]["recommended_min"] == 50
+    assert codes["TOO_FEW_STEPS"]["severity"] == "error" and "(--epochs 25)" in codes["TOO_FEW_STEPS"]["fix"]
     assert set(codes["TOO_FEW_STEPS"]) == {"code", "severity", "title", "evidence", "fix", "apply"}
-    assert codes["TOO_FEW_STEPS"]["apply"] == {"epochs": 50}
+    assert codes["TOO_FEW_STEPS"]["apply"] == {"epochs": 25}
 
 
 def test_config_file_accepts_the_seed_report_key_names(tiny_model_dir, persona_train, tmp_path):

@@ -91,10 +91,12 @@ def test_layer_bytes_count_each_kept_tensor():
     s = ModelShape.from_config(dict(hidden_size=576, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
                                     intermediate_size=1536, vocab_size=49152, tie_word_embeddings=True))
     expected = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 4 + 9 * 4 + 3 * 1536 * 4 + 4 * 16 * 4 + 8 * 4 * 576
-    assert layer_bytes_per_token(s, Settings(device="cpu", dtype="fp32")) == expected
+    assert layer_bytes_per_token(s, Settings(device="cpu", dtype="fp32", lora_dropout=0.05)) == expected
+    # without dropout (the default) no dropout output or noise: q,k,v share the norm's output, kept once
+    assert layer_bytes_per_token(s, Settings(device="cpu", dtype="fp32")) == expected - 8 * 4 * 576 + 4 * 576
     # on CUDA in bf16: half the attention and MLP bytes, and dropout keeps a one-byte mask
     bf16 = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 2 + 9 * 4 + 3 * 1536 * 2 + 4 * 16 * 4 + 5 * 4 * 576
-    assert layer_bytes_per_token(s, Settings(device="cuda", dtype="bf16")) == bf16
+    assert layer_bytes_per_token(s, Settings(device="cuda", dtype="bf16", lora_dropout=0.05)) == bf16
 
 
 def test_checkpointing_keeps_one_input_per_layer_plus_one_layer():

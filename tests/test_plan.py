@@ -58,3 +58,18 @@ def test_lr_and_warmup_findings():
     assert codes(lr=0.05)["LR_TOO_HIGH"] == "error"
     assert codes(warmup_steps=1000)["WARMUP_EXCEEDS_TRAINING"] == "error"
     assert "LR_TOO_LOW" not in codes(lr=1e-4) and "LR_TOO_HIGH" not in codes(lr=2e-4)
+
+
+def test_the_step_minimum_shrinks_with_a_higher_learning_rate_down_to_a_floor():
+    from lorastudio.diagnosis.thresholds import Thresholds
+
+    t = Thresholds()
+    assert t.steps_needed(2e-4) == (100, 50) == t.steps_needed(1e-5)  # the usual rate and below: unchanged
+    assert t.steps_needed(8e-4) == (30, 15)  # 4x the rate: 25 steps would do, the floor says 30
+    assert t.steps_needed(4e-4) == (50, 25)
+    steps = lambda **o: {f.code: f for f in preflight(plan_for(155, batch_size=2, grad_accum=2, **o))}  # noqa: E731
+    assert steps(epochs=1, lr=1e-4)["TOO_FEW_STEPS"].severity == "error"  # 39 steps at the usual rate
+    assert "TOO_FEW_STEPS" not in steps(epochs=1, lr=4e-4)  # 39 steps at 4x: B can move as far as in ~156
+    at2x = steps(epochs=1, lr=2e-4)["TOO_FEW_STEPS"]  # 39 of the 50 needed at 2x: a warning, with a fix that reaches 50
+    assert at2x.severity == "warning" and at2x.apply == {"epochs": 2} and "to reach 78 steps" in at2x.fix
+    assert "TOO_FEW_STEPS" not in steps(epochs=2, lr=2e-4)

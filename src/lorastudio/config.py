@@ -63,7 +63,7 @@ class TrainConfig(BaseModel):
     max_seq_len: int = Field(512, ge=8, le=131072)
     lora_r: int = Field(16, ge=1, le=1024)
     lora_alpha: float = Field(32, gt=0, le=100000)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] | None = None  # None: the attention projections the model has
     eval_data: str | None = None
     eval_split: float = Field(0.0, ge=0, lt=1)  # share of the data held out for eval loss

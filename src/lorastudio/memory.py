@@ -113,7 +113,7 @@ class Settings:
     fsdp: bool = False
     lora_r: int = 16
     targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0
     cpu_bf16_matmuls: bool = False  # CPU: frozen linear weights stored in bf16 (use_bf16_matmuls)
 
 

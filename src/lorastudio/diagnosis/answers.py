@@ -112,7 +112,7 @@ def _collapse_fix(train: dict | None, config: dict, plan: dict, t: Thresholds) -
     # in range: a third of it, and fewer passes while keeping the steps LoRA needs
     new_lr = float(f"{lr / 3:.2g}")
     spe = max(plan.get("steps_per_epoch", 1), 1)
-    new_epochs = max(math.ceil(t.min_steps_warn / spe), epochs // 2)
+    new_epochs = max(math.ceil(t.steps_needed(new_lr * scale)[0] / spe), epochs // 2)
     todo, apply = [f"lower --lr from {lr:g} to {new_lr:g}"], {"lr": new_lr}
     if new_epochs < epochs:
         todo.append(f"fewer passes: --epochs {new_epochs} (now {epochs}, {spe} steps per epoch)")

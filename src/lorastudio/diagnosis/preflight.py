@@ -52,10 +52,11 @@ def check_samples(plan: Plan, t: Thresholds) -> list[Finding]:
 
 def check_steps(plan: Plan, t: Thresholds) -> list[Finding]:
     total, spe = plan.total_steps, plan.steps_per_epoch
-    if total >= t.min_steps_warn:
+    scaled = plan.lr * plan.lora_alpha / max(plan.lora_r, 1)
+    goal, refuse_below = t.steps_needed(scaled)
+    if total >= goal:
         return []
-    severity = "error" if total < t.min_steps_error else "warning"
-    goal = t.min_steps_warn
+    severity = "error" if total < refuse_below else "warning"
     epochs = _epochs_for(goal, spe)
     fix = f"{plan.n_train} samples at effective batch {plan.effective_batch} give {spe} step(s) per epoch; " \
           f"train {epochs} epochs (--epochs {epochs}) to reach {epochs * spe} steps"
@@ -67,7 +68,8 @@ def check_steps(plan: Plan, t: Thresholds) -> list[Finding]:
         "TOO_FEW_STEPS", severity,
         f"only {total} optimizer steps: LoRA's B starts at zero and will barely move",
         {"total_steps": total, "steps_per_epoch": spe, "epochs": plan.epochs,
-         "effective_batch": plan.effective_batch, "samples": plan.n_train, "recommended_min": goal},
+         "effective_batch": plan.effective_batch, "samples": plan.n_train, "recommended_min": goal,
+         "scaled_lr": scaled},
         fix, {"epochs": epochs},
     )]
 

@@ -139,12 +139,13 @@ def effect_findings(found: Findings, effect: dict, plan: dict, config: dict, t: 
     kl = effect.get("kl")
     if not identity and kl and kl["mean"] < t.no_effect_kl:
         spe = max(plan.get("steps_per_epoch", 1), 1)
-        epochs = math.ceil(t.min_steps_warn / spe)
+        needed = t.steps_needed(lr * scale)[0]
+        epochs = math.ceil(needed / spe)
         todo = []
         if lr * scale < GOOD_SCALED_LR / 2:
             todo.append(f"raise the learning rate: --lr {good:.0e} (lr x alpha/r ≈ {GOOD_SCALED_LR:g})")
-        if steps < t.min_steps_warn:
-            todo.append(f"train at least {t.min_steps_warn} steps (--epochs {epochs} gives {epochs * spe})")
+        if steps < needed:
+            todo.append(f"train at least {needed} steps (--epochs {epochs} gives {epochs * spe})")
         if not todo:
             todo.append("adapt more of the model (--target-modules all-linear) or a higher --lora-r, and check that the "
                         "answers differ from what the base already says")

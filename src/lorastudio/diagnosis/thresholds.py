@@ -6,6 +6,7 @@ No value here was tuned to make a test pass; tests build failures that cross the
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 
@@ -25,9 +26,12 @@ class Thresholds:
     # Optimizer steps. Adam moves each weight by at most ~lr per step, and LoRA's B starts at 0:
     # at lr 1e-4, ~100 steps are needed before B is large enough to change greedy answers
     # (measured: 175 steps at 1e-4 changed a 135M model's voice on 20/20 held-out prompts,
-    # under 10 steps changed nothing). Under 50 we refuse, under 100 we warn.
+    # under 10 steps changed nothing). Under 50 we refuse, under 100 we warn. Those counts are
+    # for the usual rate (lr x alpha/r = GOOD_SCALED_LR); what B can reach grows with steps x lr,
+    # so a higher rate needs proportionally fewer steps (steps_needed), never under the floor.
     min_steps_error: int = 50
     min_steps_warn: int = 100
+    min_steps_floor: int = 30
 
     # Warmup: past half of training, most steps run below the peak learning rate.
     warmup_warn_share: float = 0.5
@@ -122,3 +126,13 @@ class Thresholds:
         base = asdict(cls())
         base.update({k: type(base[k])(v) for k, v in overrides.items()})
         return cls(**base)
+
+    def steps_needed(self, scaled_lr: float) -> tuple[int, int]:
+        """(warn, error): the fewest optimizer steps at this lr x alpha/r before LoRA's B can have
+        moved enough. The step counts above hold at GOOD_SCALED_LR and below it (LR_TOO_LOW covers
+        lower rates); above it they shrink in proportion, not under min_steps_floor (the error
+        count under half of that)."""
+        factor = min(1.0, GOOD_SCALED_LR / scaled_lr) if scaled_lr > 0 else 1.0
+        warn = max(self.min_steps_floor, math.ceil(round(self.min_steps_warn * factor, 6)))
+        error = max(self.min_steps_floor // 2, math.ceil(round(self.min_steps_error * factor, 6)))
+        return warn, min(error, warn)
