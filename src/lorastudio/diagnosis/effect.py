@@ -35,7 +35,7 @@ from .thresholds import Thresholds
 
 # Measurement sizes (not decision thresholds): enough samples for a stable mean token loss
 # (32 samples are thousands of tokens), and probes: a held-out file is asked in full up to 32
-# (two decoding batches), since a rate over 12 answers moves 8 points per answer.
+# (one decoding batch per side), since a rate over 12 answers moves 8 points per answer.
 MAX_TRAIN_SAMPLES = 32
 DEFAULT_N_PROBES = 32
 
@@ -294,8 +294,11 @@ def next_token_kl(ref: Reference, probes: list[Probe]) -> dict | None:
     return {"probes": len(probes), "mean": float(kl.mean()), "max": float(kl.max()), "same_top_token": same_top}
 
 
-GENERATE_BATCH = 16  # prompts decoded together: one batched greedy decode of 16 costs about what
-# two single ones cost on a CPU (the step is weight-bound), so the doctor's probes take ~8x less time
+# Prompts decoded together. A CPU decode step streams every weight from memory, so rows come
+# cheap: on a 2-core machine 48 tokens of SmolLM2-135M took 6.5 s for one row, 20 s for 16. One
+# batch of up to 64 holds all the doctor's probes (32) or general questions (30): one call per
+# side, not two. On a GPU the rows cost little memory (a 7B model's cache: ~2 GB at 64 x 600).
+GENERATE_BATCH = 64
 
 
 def _left_padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -315,22 +318,47 @@ def greedy(ref: Reference, conversations: list[list[dict]], adapter_on: bool, ma
     """Greedy answers to each conversation, decoded GENERATE_BATCH at a time; `stopped` gets, per
     answer, whether it ended on a stop token (False: it ran to max_new_tokens)."""
     prompts = [encode_prompt(ref.tokenizer, m) for m in conversations]
+    with ref.side(adapter_on):
+        answers = _decode(ref, prompts, max_new_tokens, None)
+    if stopped is not None:
+        stopped.extend(s for _, s in answers)
+    return [text for text, _ in answers]
+
+
+def greedy_both(ref: Reference, conversations: list[list[dict]], max_new_tokens: int,
+                stopped: dict | None = None) -> tuple[list[str], list[str]]:
+    """Base and adapter answers to each conversation, decoded in the same batches: PEFT sends each
+    row through the adapter or around it (`adapter_names`, "__base__"), so both sides share every
+    decode step's reading of the weights, which is most of a CPU step's time."""
+    prompts = [encode_prompt(ref.tokenizer, m) for m in conversations]
+    names = [BASE_ROWS] * len(prompts) + [ref.adapter] * len(prompts)
+    with ref.side(True):
+        answers = _decode(ref, prompts + prompts, max_new_tokens, names)
+    base, adapter = answers[: len(prompts)], answers[len(prompts):]
+    if stopped is not None:
+        stopped.setdefault(False, []).extend(s for _, s in base)
+        stopped.setdefault(True, []).extend(s for _, s in adapter)
+    return [text for text, _ in base], [text for text, _ in adapter]
+
+
+BASE_ROWS = "__base__"  # PEFT's name for rows of a mixed batch that take no adapter
+
+
+def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names: list[str] | None) -> list[tuple[str, bool]]:
+    """(answer, ended on a stop token) per prompt; `names`: the adapter of each row (mixed batch)."""
     pad, ends = ref.tokenizer.pad_token_id or 0, set(ref.end_ids())
     answers = []
     for start in range(0, len(prompts), GENERATE_BATCH):
         ids, mask = _left_padded(prompts[start : start + GENERATE_BATCH], pad, ref.device)  # (B, T)
-        with ref.side(adapter_on):
-            out = ref.model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad,
-            )  # (B, T + new)
+        mixed = {"adapter_names": names[start : start + GENERATE_BATCH]} if names else {}
+        out = ref.model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+            temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad, **mixed,
+        )  # (B, T + new)
         for row in out[:, ids.shape[1]:].tolist():
             cut = next((i for i, t in enumerate(row) if t in ends), None)  # rows that ended early are padded
-            if stopped is not None:
-                stopped.append(cut is not None)
-            cut = len(row) if cut is None else cut
-            text = ref.tokenizer.decode(row[:cut], skip_special_tokens=True)
-            answers.append(text.strip().rstrip("\ufffd"))  # a character cut by max_new_tokens decodes as U+FFFD
+            text = ref.tokenizer.decode(row[: len(row) if cut is None else cut], skip_special_tokens=True)
+            answers.append((text.strip().rstrip("\ufffd"), cut is not None))  # a character cut by the limit decodes as U+FFFD
     return answers
 
 
@@ -345,16 +373,35 @@ def has_any(text: str, words: list[str]) -> bool:
 Answerer = Callable[[list[list[dict]], bool], list[str]]
 
 
-def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None = None) -> Answerer:
-    """`stopped`, when given, collects greedy's stop flags under adapter_on (False / True)."""
-    return lambda conversations, adapter_on: greedy(
-        ref, conversations, adapter_on, max_new_tokens, None if stopped is None else stopped.setdefault(adapter_on, []))
+class ReferenceAnswerer:
+    """The PEFT reference as an Answerer, which can also answer both sides in one batch (`both`).
+    `stopped`, when given, collects greedy's stop flags under adapter_on (False / True)."""
+
+    def __init__(self, ref: Reference, max_new_tokens: int, stopped: dict | None = None):
+        self.ref, self.max_new_tokens, self.stopped = ref, max_new_tokens, stopped
+
+    def __call__(self, conversations: list[list[dict]], adapter_on: bool) -> list[str]:
+        flags = None if self.stopped is None else self.stopped.setdefault(adapter_on, [])
+        return greedy(self.ref, conversations, adapter_on, self.max_new_tokens, flags)
+
+    def both(self, conversations: list[list[dict]]) -> tuple[list[str], list[str]]:
+        return greedy_both(self.ref, conversations, self.max_new_tokens, self.stopped)
+
+
+def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None = None) -> ReferenceAnswerer:
+    return ReferenceAnswerer(ref, max_new_tokens, stopped)
+
+
+def both_sides(answer: Answerer, conversations: list[list[dict]]) -> tuple[list[str], list[str]]:
+    """(base answers, adapter answers): in one batch where the answerer can, else one side after the other."""
+    both = getattr(answer, "both", None)
+    return both(conversations) if both else (answer(conversations, False), answer(conversations, True))
 
 
 def answer_rows(answer: Answerer, probes: list[Probe], markers: list[str] | None) -> list[dict]:
     """Base and adapter answers per probe, with whether each holds a marker and an expected fact."""
     conversations = [p.messages for p in probes]
-    base, adapter = answer(conversations, False), answer(conversations, True)
+    base, adapter = both_sides(answer, conversations)
     rows = []
     for p, b, a in zip(probes, base, adapter, strict=True):
         row = {"prompt": p.prompt, "base": b, "adapter": a}

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..recipes import MIX_GENERAL, RecipeInput, recommend, scaled_lr_for
 from ..run_folder import with_train_defaults
 from .chatpath import BASE, ChatPath
-from .effect import Answerer, Probe, answer_rows, has_any, rates, read_probes
+from .effect import Answerer, Probe, answer_rows, both_sides, has_any, rates, read_probes
 from .findings import Finding
 from .thresholds import Thresholds
 
@@ -41,12 +41,17 @@ def general_probes(path: str | Path | None) -> tuple[list[Probe], str]:
 
 
 def retention(answer: Answerer, probes: list[Probe], source: str, base_cache: dict | None = None) -> dict:
-    """Right answers (any expected word present) of base and adapter on general probes. The base's
-    answers are asked first; when none is right the adapter is not asked (nothing to retain).
+    """Right answers (any expected word present) of base and adapter on general probes. When none
+    of the base's is right there is nothing to retain; the adapter is then not asked, unless the
+    answerer decodes both sides in one batch anyway (the reference does, when nothing is cached).
     `base_cache` maps prompt → base answer, shared across runs on the same base (tune)."""
     missing = [p for p in probes if base_cache is None or p.prompt not in base_cache]
-    fresh = dict(zip((p.prompt for p in missing), answer([p.messages for p in missing], False) if missing else [],
-                     strict=True))
+    adapter_answers = None
+    if len(missing) == len(probes) and probes and hasattr(answer, "both"):  # nothing cached: both sides in one batch
+        base_fresh, adapter_answers = both_sides(answer, [p.messages for p in probes])
+    else:
+        base_fresh = answer([p.messages for p in missing], False) if missing else []
+    fresh = dict(zip((p.prompt for p in missing), base_fresh, strict=True))
     if base_cache is not None:
         base_cache.update(fresh)
     base_answers = [fresh[p.prompt] if p.prompt in fresh else base_cache[p.prompt] for p in probes]
@@ -57,7 +62,8 @@ def retention(answer: Answerer, probes: list[Probe], source: str, base_cache: di
                    note=f"the base answers none of the {len(probes)} general probes right: retention not measured")
         return out
     rows = []
-    adapter_answers = answer([p.messages for p in probes], True)
+    if adapter_answers is None:
+        adapter_answers = answer([p.messages for p in probes], True)
     for p, text, ok, adapter in zip(probes, base_answers, base_right, adapter_answers, strict=True):
         rows.append({"prompt": p.prompt, "base": text, "adapter": adapter, "base_right": ok,
                      "adapter_right": has_any(adapter, p.expect_any)})
