@@ -10,7 +10,7 @@ from .common import Opt, app
 @app.command()
 def demo(
     output: Annotated[Optional[Path], Opt(help="run folder (default: STUDIO_HOME/runs/demo-wukong)")] = None,
-    epochs: Annotated[int, Opt(min=1, help="passes over the data (the persona recipe uses 5)")] = 5,
+    epochs: Annotated[int, Opt(min=1, help="passes over the data (the demo's recipe: 1, at lr 4e-4)")] = 1,
     model: Annotated[str, Opt(help="base model: the embedded smollm2-135m, or any --model name, e.g. one from "
                                     "`lorastudio models` (a Qwen2.5/Qwen3 instruct speaks Chinese)")] = "smollm2-135m",
 ):
