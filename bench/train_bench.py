@@ -1,6 +1,6 @@
 """LoRA training speed, side by side: lorastudio's train() against TRL and transformers' Trainer.
 
-Every method trains the same LoRA (r16, alpha 32, dropout 0.05 on q,k,v,o) on the same
+Every method trains the same LoRA (r16, alpha 32, no dropout, on q,k,v,o) on the same
 tokenised samples (our chat-template masking: loss on the reply only), with the same samples
 per optimizer step (batch 2 x accumulation 2), max length 512, lr 1e-4 cosine with the same
 warmup, max grad norm 1, the same thread count, for one epoch over the same sample set:
@@ -44,7 +44,8 @@ CACHE = Path(os.environ.get("LORASTUDIO_BENCH_CACHE", Path(tempfile.gettempdir()
 # makes 20,945 tokens of the 155 samples, a 300-token BPE 20,607). The model's vocabulary is then
 # padded to 8,000, so the output layer costs what a real 8k-vocab head costs.
 TOKENIZER_VOCAB, MODEL_VOCAB = 300, 8000
-LORA = dict(r=16, alpha=32, dropout=0.05, targets=["q_proj", "k_proj", "v_proj", "o_proj"])
+LORA = dict(r=16, alpha=32, dropout=0.0, targets=["q_proj", "k_proj", "v_proj", "o_proj"])  # PEFT's default dropout, and ours
+BEFORE_SRC = os.environ.get("LORASTUDIO_BEFORE_SRC")  # `src` of an older checkout, for the lorastudio-before methods
 BATCH, ACCUM, MAX_LEN, LR, SEED = 2, 2, 512, 1e-4, 42
 EVAL_SAMPLES = 32
 
@@ -66,6 +67,9 @@ METHODS = {
     "lorastudio-fp32-seed43": "lorastudio train(), fp32, seed 43",
     "lorastudio-v0": "lorastudio train(), fp32, with the loop's forward as it was before the speed work "
                      "(attention mask passed, full-sequence logits and the model's own loss)",
+    "lorastudio-before": "lorastudio train() from the checkout at $LORASTUDIO_BEFORE_SRC, with that version's default "
+                         "LoRA dropout (0.05 until it became 0)",
+    "lorastudio-before-nodrop": "the same older checkout without dropout: what the newer loss path alone bought",
     "lorastudio-b4x1": "lorastudio train() with micro-batch 4 x accumulation 1: the same 4 samples per optimizer "
                        "step in one forward (what joining a step's micro-batches would buy)",
 }
@@ -174,6 +178,12 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
         cpu_s = f"{statistics.median(cpu):.0f}" if cpu else ""
         lines.append(f"| {m} | **{med[m]:.0f}** ({tps}) | {cpu_s} | {wall:.1f} | {rss} | {rs[0]['steps']} | "
                      f"{sum(last) / len(last):.4f} | {rs[0]['eval_loss']:.4f} | {curve} | {ratio} |")
+    if "lorastudio" in med:  # ours against every other method, from the same run
+        lines.append("")
+        for m in methods:
+            if m != "lorastudio" and m in med:
+                cpu = f", {cpu_med['lorastudio'] / cpu_med[m]:.2f}x by CPU time" if "lorastudio" in cpu_med and m in cpu_med else ""
+                lines.append(f"- lorastudio / {m}: **{med['lorastudio'] / med[m]:.2f}x** tokens/s{cpu}")
     return "\n".join(lines)
 
 
@@ -268,12 +278,17 @@ def limit_line(runs: list[dict], n_params: int, rates: dict[str, float], threads
     flop = 4 * n_params
     parts = [f"matmul ceiling ({threads} thread{'s' if threads > 1 else ''}, per {threads} CPU-s): fp32 {rates['fp32']:.0f} GFLOP/s "
              f"= {rates['fp32'] * 1e9 / flop:.0f} tok/s, bf16 {rates['bf16']:.0f} GFLOP/s = {rates['bf16'] * 1e9 / flop:.0f} tok/s"]
+    import torch
+
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     for m in ("lorastudio", "lorastudio-fp32"):
         cpu = [r["cpu_tokens_per_sec"] for r in runs if r["method"] == m and "cpu_tokens_per_sec" in r]
         if cpu:
             tps = statistics.median(cpu) * threads  # tok per CPU-s → tok/s on `threads` dedicated cores
-            parts.append(f"{m}: {tps:.0f} tok/s on {threads} dedicated cores = {100 * tps / (rates['fp32'] * 1e9 / flop):.0f}% "
-                         f"of the fp32 ceiling, {100 * tps / (rates['bf16'] * 1e9 / flop):.0f}% of the bf16 one")
+            line = f"{m}: {tps:.0f} tok/s on {threads} dedicated cores = {100 * tps / (rates['fp32'] * 1e9 / flop):.0f}% of the fp32 ceiling"
+            if native_bf16:  # emulated bf16 (AVX2 only) is no ceiling: it is 30-60x slower than fp32
+                line += f", {100 * tps / (rates['bf16'] * 1e9 / flop):.0f}% of the bf16 one"
+            parts.append(line)
     return "; ".join(parts)
 
 
@@ -308,9 +323,13 @@ def load_samples(spec: dict):
     from lorastudio.data.readers import load_dataset
     from lorastudio.models import load_tokenizer, resolve_model
 
+    from lorastudio.config import make_config
+
     source = resolve_model(spec["model"])
     tok = load_tokenizer(source)
-    samples = prepare(load_dataset(spec["data"]), tok, MAX_LEN).train
+    config = make_config(model=spec["model"], data=spec["data"], output="unused", max_seq_len=MAX_LEN, auto=False,
+                         holdout=0, doctor=False)  # what run_ours trains on: no recipe, no eval split, no replay
+    samples = prepare(load_dataset(spec["data"]), tok, config).train
     return source, tok, samples
 
 
@@ -348,6 +367,10 @@ def torch_no_grad():
 
 
 def run_ours(spec: dict) -> dict:
+    if spec["method"].startswith("lorastudio-before"):
+        if not BEFORE_SRC:
+            raise SystemExit("set LORASTUDIO_BEFORE_SRC to the src folder of the older checkout (git worktree add ...)")
+        sys.path.insert(0, BEFORE_SRC)  # before lorastudio is first imported in this child
     from lorastudio.config import make_config
     from lorastudio.training.loop import train
     from lorastudio.training.setup import plan_run
@@ -364,7 +387,8 @@ def run_ours(spec: dict) -> dict:
     batch, accum = (BATCH * ACCUM, 1) if spec["method"] == "lorastudio-b4x1" else (BATCH, ACCUM)
     config = make_config(dtype=dtype, model=spec["model"], data=spec["data"], output=out, epochs=1, batch_size=batch, grad_accum=accum,
                          lr=LR, max_seq_len=MAX_LEN, lora_r=LORA["r"], lora_alpha=LORA["alpha"],
-                         lora_dropout=LORA["dropout"], target_modules=LORA["targets"],
+                         lora_dropout=0.05 if spec["method"] == "lorastudio-before" else LORA["dropout"],
+                         target_modules=LORA["targets"],
                          seed=SEED + 1 if spec["method"].endswith("-seed43") else SEED, threads=spec["threads"], doctor=False,
                          auto=False, holdout=0)  # the same work as the peers: no recipe, no replay, no held-out prompts
     setup = plan_run(config)
@@ -383,7 +407,8 @@ def run_ours(spec: dict) -> dict:
     assert sum(tokens) == n_tokens, (sum(tokens), n_tokens)
     return {"wall": wall, "tokens": n_tokens, "tokens_per_sec": n_tokens / wall, "cpu_tokens_per_sec": n_tokens / cpu, "steps": len(losses), "losses": losses,
             "eval_loss": eval_loss(setup.model, samples, setup.tokenizer.pad_token_id),
-            "dtype": str(setup.device.dtype), "threads": setup.device.threads}
+            "dtype": str(setup.device.dtype), "threads": setup.device.threads,
+            "code": str(Path(train.__code__.co_filename).parents[2])}  # which checkout's src ran
 
 
 class _Losses:
