@@ -43,3 +43,44 @@ def test_retention_uses_one_batch_unless_base_answers_are_cached(tiny_model_dir)
     cached = retention(answer, probes, "test", base_cache={p.prompt: "a" for p in probes})
     assert calls == ["both"] and cached["base_right"] == len(probes)  # the cached base answers, the adapter asked alone
     assert fresh["probes"] == len(probes)
+
+
+def test_first_step_log_probs_give_the_kl_of_a_separate_forward(tiny_model_dir, monkeypatch):
+    from lorastudio.diagnosis.likelihood import kl_summary, next_token_kl
+
+    ref = _reference(tiny_model_dir)
+    probes = [Probe(messages=c) for c in CONVERSATIONS]
+    separate = next_token_kl(ref, probes)
+    assert separate["mean"] > 0.01  # the adapter moves the distribution: equality below can fail
+    for batch in (64, 3):  # one batch, and batches that cut across the two sides
+        monkeypatch.setattr(effect, "GENERATE_BATCH", batch)
+        first: dict = {}
+        greedy_both(ref, CONVERSATIONS, 4, first=first)
+        got = kl_summary(torch.cat(first[False]), torch.cat(first[True]))
+        assert got["probes"] == len(probes) and got["same_top_token"] == separate["same_top_token"]
+        assert abs(got["mean"] - separate["mean"]) <= 1e-4 * max(1.0, separate["mean"])
+        assert abs(got["max"] - separate["max"]) <= 1e-4 * max(1.0, separate["max"])
+
+
+def test_loss_at_trained_positions_equals_each_sample_alone(tiny_model_dir):
+    import torch.nn.functional as F
+
+    from lorastudio.data.formatting import IGNORE_INDEX, tokenize_sample
+    from lorastudio.diagnosis.likelihood import mean_token_loss
+
+    ref = _reference(tiny_model_dir)
+    answers = ["俺老孙", "七十二变，嘿嘿，什么都会", "花果山水帘洞", "hi there, friend", "4"]
+    samples = [tokenize_sample(ref.tokenizer, c + [{"role": "assistant", "content": a}], 256)
+               for c, a in zip(CONVERSATIONS, answers, strict=True)]
+    means = []
+    for adapter_on in (False, True):
+        total = count = 0.0
+        with ref.side(adapter_on):
+            for s in samples:  # each sample unpadded, logits at every position
+                logits = ref.model(input_ids=torch.tensor([s.input_ids])).logits[0, :-1]
+                target = torch.tensor(s.labels[1:])
+                total += float(F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum"))
+                count += int((target != IGNORE_INDEX).sum())
+        means.append(total / count)
+        assert abs(mean_token_loss(ref, samples, adapter_on) - total / count) < 1e-5
+    assert abs(means[0] - means[1]) > 1e-3  # the adapter changes the loss: each side is checked for itself

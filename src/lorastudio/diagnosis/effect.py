@@ -26,9 +26,8 @@ from statistics import fmean
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
-from ..data.formatting import END_OF_TURN_MARKERS, IGNORE_INDEX, TokenizedSample, encode_prompt
+from ..data.formatting import END_OF_TURN_MARKERS, encode_prompt
 from ..data.readers import load_dataset, read_records
 from ..data.records import Sample
 from .thresholds import Thresholds
@@ -227,73 +226,6 @@ class Reference:
         return sorted(i for i in ids if i is not None)
 
 
-MEASURE_BATCH = 8  # sequences per forward pass when measuring loss and KL
-
-
-def _padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids and attention mask, each (B, T). Causal attention keeps every real
-    position blind to the padding after it, so each row's logits equal its unpadded forward."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, s in enumerate(seqs):
-        ids[row, : len(s)] = torch.tensor(s)
-        mask[row, : len(s)] = 1
-    return ids.to(device), mask.to(device)
-
-
-def mean_token_loss(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) -> float:
-    """Mean loss per trained token, the weighting training uses."""
-    pad = ref.tokenizer.pad_token_id or 0
-    total, count = 0.0, 0
-    with ref.side(adapter_on):
-        ref.model.eval()
-        for start in range(0, len(samples), MEASURE_BATCH):
-            part = samples[start : start + MEASURE_BATCH]
-            ids, mask = _padded([s.input_ids for s in part], pad, ref.device)  # (B, T)
-            labels, _ = _padded([s.labels for s in part], IGNORE_INDEX, ref.device)  # (B, T)
-            logits = ref.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()  # (B, T-1, V)
-            targets = labels[:, 1:]  # token t+1 is predicted at position t
-            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                           ignore_index=IGNORE_INDEX, reduction="sum"))
-            count += int((targets != IGNORE_INDEX).sum())
-    return total / count if count else float("nan")
-
-
-def next_token_logprobs(ref: Reference, prompts: list[list[int]], adapter_on: bool) -> torch.Tensor:
-    """log-probabilities of the first answer token for each prompt, (N, V)."""
-    pad = ref.tokenizer.pad_token_id or 0
-    out = []
-    with ref.side(adapter_on):
-        for start in range(0, len(prompts), MEASURE_BATCH):
-            part = prompts[start : start + MEASURE_BATCH]
-            ids, mask = _padded(part, pad, ref.device)
-            logits = ref.model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-            last = torch.tensor([len(p) - 1 for p in part], device=logits.device)
-            out.append(torch.log_softmax(logits[torch.arange(len(part)), last], dim=-1))  # (B, V)
-    return torch.cat(out)
-
-
-def compare_loss(ref: Reference, samples: list[TokenizedSample], source: str) -> dict | None:
-    if not samples:
-        return None
-    base, adapter = mean_token_loss(ref, samples, False), mean_token_loss(ref, samples, True)
-    drop = (base - adapter) / base if math.isfinite(base) and math.isfinite(adapter) and base > 0 else float("nan")
-    return {"source": source, "samples": len(samples), "tokens": sum(s.n_trainable for s in samples),
-            "base": base, "adapter": adapter, "drop": drop}
-
-
-def next_token_kl(ref: Reference, probes: list[Probe]) -> dict | None:
-    """Mean KL(base || adapter) of the first answer token's distribution, in nats."""
-    if not probes:
-        return None
-    prompts = [encode_prompt(ref.tokenizer, p.messages) for p in probes]
-    base, adapter = next_token_logprobs(ref, prompts, False), next_token_logprobs(ref, prompts, True)  # (N, V)
-    kl = (base.exp() * (base - adapter)).sum(-1).nan_to_num(nan=math.inf).clamp(min=0.0)  # (N,); >= 0 up to rounding
-    same_top = float((base.argmax(-1) == adapter.argmax(-1)).float().mean())
-    return {"probes": len(probes), "mean": float(kl.mean()), "max": float(kl.max()), "same_top_token": same_top}
-
-
 # Prompts decoded together. A CPU decode step streams every weight from memory, so rows come
 # cheap: on a 2-core machine 48 tokens of SmolLM2-135M took 6.5 s for one row, 20 s for 16. One
 # batch of up to 64 holds all the doctor's probes (32) or general questions (30): one call per
@@ -314,52 +246,85 @@ def _left_padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Te
 
 
 def greedy(ref: Reference, conversations: list[list[dict]], adapter_on: bool, max_new_tokens: int,
-           stopped: list[bool] | None = None) -> list[str]:
+           stopped: list[bool] | None = None, first: list[torch.Tensor] | None = None) -> list[str]:
     """Greedy answers to each conversation, decoded GENERATE_BATCH at a time; `stopped` gets, per
-    answer, whether it ended on a stop token (False: it ran to max_new_tokens)."""
+    answer, whether it ended on a stop token (False: it ran to max_new_tokens); `first`, the
+    log-probabilities of the first answer token (one (B, V) tensor per batch)."""
     prompts = [encode_prompt(ref.tokenizer, m) for m in conversations]
     with ref.side(adapter_on):
-        answers = _decode(ref, prompts, max_new_tokens, None)
+        answers = _decode(ref, prompts, max_new_tokens, None, first)
     if stopped is not None:
         stopped.extend(s for _, s in answers)
     return [text for text, _ in answers]
 
 
 def greedy_both(ref: Reference, conversations: list[list[dict]], max_new_tokens: int,
-                stopped: dict | None = None) -> tuple[list[str], list[str]]:
+                stopped: dict | None = None, first: dict | None = None) -> tuple[list[str], list[str]]:
     """Base and adapter answers to each conversation, decoded in the same batches: PEFT sends each
     row through the adapter or around it (`adapter_names`, "__base__"), so both sides share every
-    decode step's reading of the weights, which is most of a CPU step's time."""
+    decode step's reading of the weights, which is most of a CPU step's time. `stopped` and
+    `first` are keyed by adapter_on (False / True), as greedy fills them."""
     prompts = [encode_prompt(ref.tokenizer, m) for m in conversations]
     names = [BASE_ROWS] * len(prompts) + [ref.adapter] * len(prompts)
+    rows: list[torch.Tensor] | None = [] if first is not None else None
     with ref.side(True):
-        answers = _decode(ref, prompts + prompts, max_new_tokens, names)
+        answers = _decode(ref, prompts + prompts, max_new_tokens, names, rows)
     base, adapter = answers[: len(prompts)], answers[len(prompts):]
     if stopped is not None:
         stopped.setdefault(False, []).extend(s for _, s in base)
         stopped.setdefault(True, []).extend(s for _, s in adapter)
+    if first is not None and rows:  # (no forward call: nothing was asked)
+        both = torch.cat(rows)  # (2N, V)
+        first.setdefault(False, []).append(both[: len(prompts)])
+        first.setdefault(True, []).append(both[len(prompts):])
     return [text for text, _ in base], [text for text, _ in adapter]
 
 
 BASE_ROWS = "__base__"  # PEFT's name for rows of a mixed batch that take no adapter
 
 
-def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names: list[str] | None) -> list[tuple[str, bool]]:
-    """(answer, ended on a stop token) per prompt; `names`: the adapter of each row (mixed batch)."""
+def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names: list[str] | None,
+            first: list[torch.Tensor] | None = None) -> list[tuple[str, bool]]:
+    """(answer, ended on a stop token) per prompt; `names`: the adapter of each row (mixed batch);
+    `first` gets each batch's first-step log-probabilities, read from the prompt's forward pass."""
     pad, ends = ref.tokenizer.pad_token_id or 0, set(ref.end_ids())
     answers = []
     for start in range(0, len(prompts), GENERATE_BATCH):
         ids, mask = _left_padded(prompts[start : start + GENERATE_BATCH], pad, ref.device)  # (B, T)
         mixed = {"adapter_names": names[start : start + GENERATE_BATCH]} if names else {}
-        out = ref.model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-            temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad, **mixed,
-        )  # (B, T + new)
+        with _first_logits(ref.model, first):
+            out = ref.model.generate(
+                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad, **mixed,
+            )  # (B, T + new)
         for row in out[:, ids.shape[1]:].tolist():
             cut = next((i for i, t in enumerate(row) if t in ends), None)  # rows that ended early are padded
             text = ref.tokenizer.decode(row[: len(row) if cut is None else cut], skip_special_tokens=True)
             answers.append((text.strip().rstrip("\ufffd"), cut is not None))  # a character cut by the limit decodes as U+FFFD
     return answers
+
+
+@contextmanager
+def _first_logits(model, into: list[torch.Tensor] | None) -> Iterator[None]:
+    """Append to `into` the log-softmax of the model's own logits at the last prompt position in
+    the first forward call (generate's prefill): the first answer token's distribution as the
+    model gives it, before any logits processor a generation config adds (a repetition penalty)."""
+    if into is None:
+        yield
+        return
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    taken: list[bool] = []
+
+    def hook(_module, _args, output):
+        if not taken:
+            taken.append(True)
+            into.append(torch.log_softmax(output.logits[:, -1].float(), dim=-1))  # (B, V)
+
+    handle = inner.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def has_any(text: str, words: list[str]) -> bool:
@@ -375,21 +340,27 @@ Answerer = Callable[[list[list[dict]], bool], list[str]]
 
 class ReferenceAnswerer:
     """The PEFT reference as an Answerer, which can also answer both sides in one batch (`both`).
-    `stopped`, when given, collects greedy's stop flags under adapter_on (False / True)."""
+    `stopped`, when given, collects greedy's stop flags under adapter_on (False / True); `first`,
+    the first answer token's log-probabilities (one (N, V) tensor per call and side)."""
 
-    def __init__(self, ref: Reference, max_new_tokens: int, stopped: dict | None = None):
-        self.ref, self.max_new_tokens, self.stopped = ref, max_new_tokens, stopped
+    def __init__(self, ref: Reference, max_new_tokens: int, stopped: dict | None = None, first: dict | None = None):
+        self.ref, self.max_new_tokens, self.stopped, self.first = ref, max_new_tokens, stopped, first
 
     def __call__(self, conversations: list[list[dict]], adapter_on: bool) -> list[str]:
         flags = None if self.stopped is None else self.stopped.setdefault(adapter_on, [])
-        return greedy(self.ref, conversations, adapter_on, self.max_new_tokens, flags)
+        rows = None if self.first is None else []
+        answers = greedy(self.ref, conversations, adapter_on, self.max_new_tokens, flags, rows)
+        if rows:
+            self.first.setdefault(adapter_on, []).append(torch.cat(rows))
+        return answers
 
     def both(self, conversations: list[list[dict]]) -> tuple[list[str], list[str]]:
-        return greedy_both(self.ref, conversations, self.max_new_tokens, self.stopped)
+        return greedy_both(self.ref, conversations, self.max_new_tokens, self.stopped, self.first)
 
 
-def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None = None) -> ReferenceAnswerer:
-    return ReferenceAnswerer(ref, max_new_tokens, stopped)
+def reference_answerer(ref: Reference, max_new_tokens: int, stopped: dict | None = None,
+                       first: dict | None = None) -> ReferenceAnswerer:
+    return ReferenceAnswerer(ref, max_new_tokens, stopped, first)
 
 
 def both_sides(answer: Answerer, conversations: list[list[dict]]) -> tuple[list[str], list[str]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from ..config import saved_config
 from ..data.formatting import tokenize_sample
 from ..data.prepare import load_general, prepare
@@ -17,11 +19,12 @@ from ..run_folder import RunFolder
 from .answers import answer_shapes
 from .chatpath import EngineChat, ServerChat, check_chat_path, explain_served
 from .effect import (
-    MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, compare_loss, has_any, next_token_kl, probe_from_sample,
-    rates, read_probes, reference_answerer, spread,
+    MAX_TRAIN_SAMPLES, Probe, Reference, adapter_weight_stats, has_any, probe_from_sample, rates, read_probes,
+    reference_answerer, spread,
 )
 from .knowledge import GENERAL_MAX_NEW_TOKENS, general_probes, measure, retention
 from .leak import clean_probes, trained_prompts
+from .likelihood import compare_loss, kl_summary, next_token_kl
 from .thresholds import Thresholds
 from .voice import content_scores, derive_markers, heads
 
@@ -136,10 +139,12 @@ def measure_effect(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_
         held, held_source = _heldout_samples(data, probes, source, ref.tokenizer, config["max_seq_len"], held_out)
         loss["heldout"] = compare_loss(ref, held, held_source)
     effect["loss"] = loss
-    effect["kl"] = next_token_kl(ref, probes)
     general, general_source = general_probes(general_arg) if general_arg != "none" else ([], "none")
     stopped: dict = {}  # adapter on/off -> whether each answer ended on a stop token
-    effect.update(measure(reference_answerer(ref, max_new_tokens, stopped), probes, markers, None))
+    first: dict = {}  # adapter on/off -> the first answer token's log-probabilities, (N, V) per call
+    effect.update(measure(reference_answerer(ref, max_new_tokens, stopped, first), probes, markers, None))
+    effect["kl"] = (kl_summary(torch.cat(first[False]), torch.cat(first[True])) if first.get(False) and first.get(True)
+                    else next_token_kl(ref, probes))
     for row, base, adapter in zip(effect["generations"], stopped.get(False, []), stopped.get(True, []), strict=True):
         row["base_stopped"], row["adapter_stopped"] = base, adapter
     _voice_and_content(effect, probes, markers, data, ref.tokenizer, max_new_tokens)

@@ -2,6 +2,7 @@
 
 from .loading import (
     DevicePlan,
+    accepts_logits_to_keep,
     apply_lora,
     count_parameters,
     decoder_layers,
@@ -14,7 +15,7 @@ from .loading import (
 from .sources import DEFAULT_MODEL, EMBEDDED, ModelSource, fingerprint, resolve_model, studio_home
 
 __all__ = [
-    "DEFAULT_MODEL", "EMBEDDED", "DevicePlan", "ModelSource", "apply_lora", "count_parameters", "decoder_layers", "fingerprint",
+    "DEFAULT_MODEL", "EMBEDDED", "DevicePlan", "ModelSource", "accepts_logits_to_keep", "apply_lora", "count_parameters", "decoder_layers", "fingerprint",
     "linear_module_names", "load_model", "load_tokenizer", "pick_device", "resolve_model",
     "resolve_target_modules", "studio_home",
 ]

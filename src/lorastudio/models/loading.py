@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import types
 import warnings
@@ -204,6 +205,14 @@ def decoder_layers(model) -> torch.nn.ModuleList | None:
     if not lists:
         return None
     return max(lists, key=lambda m: sum(p.numel() for p in m.parameters()))
+
+
+def accepts_logits_to_keep(model) -> bool:
+    """Whether the causal LM's forward computes the output layer only at `logits_to_keep`
+    positions (transformers' current architectures); through PEFT and DistributedDataParallel."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel keeps the model in .module
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def linear_module_names(model) -> list[str]:

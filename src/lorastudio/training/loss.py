@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 import torch.nn.functional as F
 
 from ..data.formatting import IGNORE_INDEX
+from ..models import accepts_logits_to_keep
 
 
 def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -23,14 +22,8 @@ def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """
     labels = batch["labels"][:, 1:]  # (B, T-1): the token at t+1 is predicted at position t
     keep = (labels != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)  # (K,) positions trained in some row
-    if _accepts_logits_to_keep(model):
+    if accepts_logits_to_keep(model):
         logits = model(input_ids=batch["input_ids"], logits_to_keep=keep, use_cache=False).logits  # (B, K, V)
     else:  # an older architecture: full logits, then the same selection
         logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, keep]
     return F.cross_entropy(logits.float().flatten(0, 1), labels[:, keep].flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
-
-
-def _accepts_logits_to_keep(model) -> bool:
-    inner = getattr(model, "module", model)  # DistributedDataParallel keeps the model in .module
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
