@@ -263,7 +263,9 @@ def print_memory(memory: dict | None) -> None:
     t.add_row("LoRA + optimizer", g(memory["lora"]), f"{memory['lora_params']:,} LoRA parameters x 16 bytes (fp32 weight, gradient, AdamW)")
     ckpt = "gradient checkpointing on" if s["gradient_checkpointing"] else "no gradient checkpointing"
     t.add_row("activations", g(memory["activations"]), f"micro-batch {s['batch_size']} x {s['seq_len']} tokens, {ckpt}")
-    t.add_row("logits", g(memory["logits"]), f"{s['batch_size']} x {d['logit_positions']} trained positions x vocabulary x 12 bytes")
+    t.add_row("logits", g(memory["logits"]), (
+        f"{s['batch_size']} x {d['logit_positions']} trained positions, fused with the loss: one slice of logits at a time"
+        if d.get("fused_head") else f"{s['batch_size']} x {d['logit_positions']} trained positions x vocabulary x 12 bytes"))
     if memory["device"] == "cuda":
         t.add_row("CUDA overhead", g(memory["overhead"]), "context 0.5 GiB + 10% allocator slack (estimated)")
     verdict = ""
