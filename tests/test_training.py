@@ -117,3 +117,24 @@ def test_error_findings_refuse_to_train_without_force(tiny_model_dir, persona_se
         train(cfg(tiny_model_dir, persona_seed, tmp_path / "r", batch_size=16, grad_accum=1, epochs=3))
     assert {f.code for f in err.value.findings} >= {"TOO_FEW_STEPS", "TOO_FEW_SAMPLES"}
     assert not (tmp_path / "r").exists()
+
+
+def test_a_finished_run_corrects_step_costs_measured_on_a_busy_machine(tiny_model_dir, persona_train, tmp_path, monkeypatch):
+    """The cached step costs are rescaled to what a whole run took: a first measurement taken while
+    the machine was busy (here: costs 20x too high) stops inflating every later estimate."""
+    from lorastudio.training import estimate
+    from lorastudio.training.setup import plan_run
+
+    monkeypatch.setenv("LORASTUDIO_HOME", str(tmp_path / "home"))
+    config = cfg(tiny_model_dir, persona_train, tmp_path / "first", epochs=1)
+    result = train(config, force=True)
+    setup = plan_run(config, load_weights=False)
+    cost = estimate.cached_cost(setup)
+    assert cost is not None and "a run of" in cost.measured
+    busy = estimate.StepCost(cost.a * 20, cost.b * 20, cost.c * 20, cost.opt * 20, measured="busy")
+    estimate._store(setup, busy)
+    assert estimate.predict(setup, busy) > 10 * result.seconds
+    second = train(cfg(tiny_model_dir, persona_train, tmp_path / "second", epochs=1), force=True)
+    learned = estimate.cached_cost(setup)
+    assert learned.measured != "busy"
+    assert estimate.predict(setup, learned) == pytest.approx(second.seconds, rel=1e-6)  # the run's own time

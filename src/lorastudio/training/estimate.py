@@ -10,7 +10,8 @@ own data (the shortest, a middling and the longest of the plan's first epoch, af
 warm-up), and cached per model, device, dtype, threads, LoRA shape, quantisation and gradient
 checkpointing (recomputing activations costs ~30%) in the studio home, so the
 next run of the same model is estimated without measuring. The estimate then walks the run's
-exact batching: every optimizer step of every epoch, as the loop will form them.
+exact batching: every optimizer step of every epoch, as the loop will form them. After each
+finished run the cached costs are rescaled to the time it really took (`learn`).
 
 The model's LoRA weights and gradients are put back as they were after measuring.
 """
@@ -166,6 +167,28 @@ def calibrated_seconds(setup, measure_if_needed: bool = True) -> float | None:
         cost = measure(setup)
         _store(setup, cost)
     return round(predict(setup, cost), 1) if cost else None
+
+
+LEARN_MIN_STEPS = 5  # a run shorter than this says too little about the machine's speed
+
+
+def learn(setup, seconds: float, steps: int) -> StepCost | None:
+    """After a run of one process: rescale the cached step costs so that they predict the time
+    this run took. The first measurement is three micro-batches, and a machine busy at that moment
+    would be remembered as slow forever (the demo once printed "8 min 4 s" and trained in 3 min
+    24 s); a whole run is a better measurement. Returns the stored costs, or None."""
+    cost = cached_cost(setup)
+    total = setup.plan.total_steps
+    if cost is None or steps < LEARN_MIN_STEPS or not total or seconds <= 0 or setup.plan.world_size > 1:
+        return None
+    predicted = predict(setup, cost) * steps / total
+    if predicted <= 0:
+        return None
+    k = seconds / predicted
+    learned = StepCost(cost.a * k, cost.b * k, cost.c * k, cost.opt * k,
+                       measured=time.strftime("%Y-%m-%dT%H:%M:%S") + f" (a run of {steps} steps)")
+    _store(setup, learned)
+    return learned
 
 
 # `plan` measures step costs itself (loading the weights) only for models this small; bigger

@@ -32,7 +32,7 @@ from .loss import trained_token_loss
 from ..run_folder import RunFolder
 from .checkpoints import load_checkpoint, save_checkpoint
 from .resume import check_resume, settings
-from .estimate import calibrate
+from .estimate import calibrate, learn
 from .setup import RunSetup, expansion_bytes, plan_run
 
 EXPANDED_FILE = Path("data") / "expanded.json"
@@ -275,6 +275,7 @@ def train(
             with _io_guard(run_dir, "the adapter"):
                 _save_adapter(run_dir, model)
                 write_manifest(folder, setup, result, monitor)
+            learn(setup, seconds, step - start_step)  # the next estimate of this shape starts from this run's speed
         folder.write_status(status, step=step, total_steps=plan.total_steps)
     emit({"type": "done", "status": status, "step": step, "seconds": seconds})
     distributed.shutdown(dist)
