@@ -84,3 +84,39 @@ def test_loss_at_trained_positions_equals_each_sample_alone(tiny_model_dir):
         means.append(total / count)
         assert abs(mean_token_loss(ref, samples, adapter_on) - total / count) < 1e-5
     assert abs(means[0] - means[1]) > 1e-3  # the adapter changes the loss: each side is checked for itself
+
+
+def test_loss_is_measured_on_half_the_samples_only_when_that_decides(tiny_model_dir):
+    from lorastudio.data.formatting import tokenize_sample
+    from lorastudio.diagnosis.likelihood import compare_loss
+
+    ref = _reference(tiny_model_dir)
+    answers = ["俺老孙", "七十二变，嘿嘿，什么都会", "花果山水帘洞", "hi there, friend", "4"]
+    samples = [tokenize_sample(ref.tokenizer, c + [{"role": "assistant", "content": a}], 256)
+               for c, a in zip(CONVERSATIONS, answers, strict=True)]
+    whole = compare_loss(ref, samples, "s")
+    asked = []
+    undecided = compare_loss(ref, samples, "s", enough=lambda r: asked.append(r["samples"]) or False)
+    assert asked == [3] and undecided["samples"] == 5 and "of_samples" not in undecided  # every other sample first
+    assert abs(undecided["drop"] - whole["drop"]) < 1e-6 and abs(undecided["base"] - whole["base"]) < 1e-6
+    half = compare_loss(ref, samples, "s", enough=lambda r: True)
+    assert half["samples"] == 3 and half["of_samples"] == 5
+    assert half["tokens"] == sum(s.n_trainable for s in samples[0::2])
+
+
+def test_the_serving_check_stops_only_when_the_first_answers_leave_nothing_to_decide():
+    from lorastudio.diagnosis.served import settled
+    from lorastudio.diagnosis.thresholds import Thresholds
+
+    t = Thresholds()
+    gens = [{"prompt": f"q{i}", "base": f"plain answer number {i}", "adapter": f"嘿嘿 俺老孙 answer {i}",
+             "adapter_stopped": True} for i in range(4)]
+    good = [{"prompt": f"q{i}", "adapter": f"嘿嘿 俺老孙 answer {i}", "adapter_finished": True,
+             "base": f"plain answer number {i}"} for i in range(4)]
+    assert settled(good[:2], gens, t, 2) and not settled(good[:1], gens, t, 2)
+    as_base = [good[0], {**good[1], "adapter": "plain answer number 1"}]
+    assert not settled(as_base, gens, t, 2)  # the adapter not applied on one probe: ask them all
+    ran_on = [good[0], {**good[1], "adapter_finished": False}]
+    assert not settled(ran_on, gens, t, 2)  # ran to the limit where the doctor's answer stopped
+    wrong_base = [good[0], {**good[1], "base": "嘿嘿 俺老孙 answer 1"}]
+    assert not settled(wrong_base, gens, t, 2)

@@ -293,7 +293,9 @@ def test_generic_server_that_applies_the_adapter(healthy, engine):
     print(next(line for line in format_report(r).splitlines() if line.startswith("serving")))
     assert not NEW_CODES & set(codes(r)) and r.verdict == "learned"
     s = r.effect["serving"]
-    assert s["compared"]["as_adapter"] == 4 and s["same_answers"] == 0 and s["logprobs_compared"] == 4
+    # the first two probes settle it (each served answer the doctor's adapter answer): the other two are not asked
+    assert s["compared"]["as_adapter"] == 2 and s["same_answers"] == 0 and s["logprobs_compared"] == 2
+    assert s["probes"] == 2 and s["of_probes"] == 4
 
 
 def test_generic_server_with_another_template(healthy, attentive_dir, collapsed, tmp_path):

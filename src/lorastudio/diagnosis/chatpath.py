@@ -23,7 +23,7 @@ import math
 import os
 import urllib.parse
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 
@@ -197,11 +197,15 @@ def logprob_gap(a, b) -> float | None:
     return max(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
-def check_chat_path(chat: ChatPath, adapter: str, prompts: list[list[dict]], max_new_tokens: int) -> dict:
+def check_chat_path(chat: ChatPath, adapter: str, prompts: list[list[dict]], max_new_tokens: int,
+                    enough: Callable[[list[dict]], bool] | None = None) -> dict:
     """Ask each prompt under the adapter's name and, where the path has one, the base's; count
-    identical answers and the largest log-probability difference between the two."""
+    identical answers and the largest log-probability difference between the two. `enough(rows)`
+    after each prompt may end the check early (the answers so far leave nothing to decide)."""
     rows, gaps = [], []
     for messages in prompts:
+        if enough is not None and rows and enough(rows):
+            break
         with_adapter = chat.answer(messages, adapter, max_new_tokens)
         row = {"prompt": messages[-1]["content"], "adapter": with_adapter.text, "adapter_finished": with_adapter.finished}
         if chat.base is not None:
@@ -212,7 +216,7 @@ def check_chat_path(chat: ChatPath, adapter: str, prompts: list[list[dict]], max
             row.update(base=base.text, same=with_adapter.text == base.text, logprob_gap=gap)
         rows.append(row)
     return {
-        "target": chat.target, "adapter": adapter, "base": chat.base, "probes": len(rows),
+        "target": chat.target, "adapter": adapter, "base": chat.base, "probes": len(rows), "of_probes": len(prompts),
         "same_answers": sum(r["same"] for r in rows) if chat.base is not None else None,
         "max_logprob_gap": max(gaps) if gaps else None,
         "logprobs_compared": len(gaps),

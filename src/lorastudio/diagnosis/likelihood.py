@@ -10,6 +10,7 @@ dropping it changes no number: the rows that are computed are the same rows.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +43,14 @@ def logits_at(ref: Reference, ids: torch.Tensor, mask: torch.Tensor, positions: 
 
 
 def mean_token_loss(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) -> float:
-    """Mean loss per trained token, the weighting training uses. Samples are batched by length
-    (the mean does not depend on the order), so a batch pads little."""
+    """Mean loss per trained token, the weighting training uses."""
+    total, count = loss_sums(ref, samples, adapter_on)
+    return total / count if count else float("nan")
+
+
+def loss_sums(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) -> tuple[float, int]:
+    """(summed loss, trained tokens). Samples are batched by length (the sums do not depend on the
+    order), so a batch pads little."""
     pad = ref.tokenizer.pad_token_id or 0
     ordered = sorted(samples, key=lambda s: len(s.input_ids))
     total, count = 0.0, 0
@@ -62,7 +69,7 @@ def mean_token_loss(ref: Reference, samples: list[TokenizedSample], adapter_on: 
             total += float(F.cross_entropy(logits.flatten(0, 1), picked.flatten(), ignore_index=IGNORE_INDEX,
                                            reduction="sum"))
             count += int((picked != IGNORE_INDEX).sum())
-    return total / count if count else float("nan")
+    return total, count
 
 
 def next_token_logprobs(ref: Reference, prompts: list[list[int]], adapter_on: bool) -> torch.Tensor:
@@ -80,13 +87,31 @@ def next_token_logprobs(ref: Reference, prompts: list[list[int]], adapter_on: bo
     return torch.cat(out)
 
 
-def compare_loss(ref: Reference, samples: list[TokenizedSample], source: str) -> dict | None:
+def compare_loss(ref: Reference, samples: list[TokenizedSample], source: str,
+                 enough: Callable[[dict], bool] | None = None) -> dict | None:
+    """Base and adapter mean token loss on the samples, and the adapter's relative drop. With
+    `enough`, half the samples (every other one, so still spread over the set) are measured
+    first, and the rest only when `enough(result so far)` is False: a drop far from every
+    threshold is decided on half the tokens."""
     if not samples:
         return None
-    base, adapter = mean_token_loss(ref, samples, False), mean_token_loss(ref, samples, True)
-    drop = (base - adapter) / base if math.isfinite(base) and math.isfinite(adapter) and base > 0 else float("nan")
-    return {"source": source, "samples": len(samples), "tokens": sum(s.n_trainable for s in samples),
-            "base": base, "adapter": adapter, "drop": drop}
+    halves = [samples[0::2], samples[1::2]] if enough is not None and len(samples) >= 2 else [samples]
+    sums = {False: [0.0, 0], True: [0.0, 0]}
+    used: list[TokenizedSample] = []
+    for part in halves:
+        for side in (False, True):
+            total, count = loss_sums(ref, part, side)
+            sums[side][0] += total
+            sums[side][1] += count
+        used += part
+        base, adapter = (sums[side][0] / sums[side][1] if sums[side][1] else float("nan") for side in (False, True))
+        drop = (base - adapter) / base if math.isfinite(base) and math.isfinite(adapter) and base > 0 else float("nan")
+        out = {"source": source, "samples": len(used), "tokens": sum(s.n_trainable for s in used),
+               "base": base, "adapter": adapter, "drop": drop}
+        if enough is not None and len(used) < len(samples) and enough(out):
+            out["of_samples"] = len(samples)  # the rest were not needed
+            break
+    return out
 
 
 def next_token_kl(ref: Reference, probes: list[Probe]) -> dict | None:

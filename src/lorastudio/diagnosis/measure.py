@@ -25,10 +25,12 @@ from .effect import (
 from .knowledge import GENERAL_MAX_NEW_TOKENS, general_probes, measure, retention
 from .leak import clean_probes, trained_prompts
 from .likelihood import compare_loss, kl_summary, next_token_kl
+from .served import settled
 from .thresholds import Thresholds
 from .voice import content_scores, derive_markers, heads
 
 SERVING_PROBES = 4  # prompts asked twice (adapter, base) through the chat path
+SERVING_FIRST = 2  # asked before the check may stop (served.settled): the rest only when these leave doubt
 TRAINING_PROMPTS = "training prompts (no held-out data)"  # the probe source of last resort
 
 
@@ -134,7 +136,8 @@ def measure_effect(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_
     effect["probes"] = {"source": source, "count": len(probes)}
     loss = {}
     if data is not None:
-        loss["train"] = compare_loss(ref, spread(data[2].train, MAX_TRAIN_SAMPLES), "training samples")
+        loss["train"] = compare_loss(ref, spread(data[2].train, MAX_TRAIN_SAMPLES), "training samples",
+                                     enough=lambda r: r["drop"] >= 2 * t.min_train_loss_drop)  # clearly learned
         held_out = (effect.get("leaks") or {}).get("clean", True)
         held, held_source = _heldout_samples(data, probes, source, ref.tokenizer, config["max_seq_len"], held_out)
         loss["heldout"] = compare_loss(ref, held, held_source)
@@ -155,12 +158,22 @@ def measure_effect(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_
         if effect["retention"].get("note"):
             notes.append(effect["retention"]["note"])
     if chat is not None and probes:
-        asked = [p.messages for p in probes[:SERVING_PROBES]]
-        effect["serving"] = s = check_chat_path(chat, adapter_name, asked, max_new_tokens)
+        asked = [p.messages for p in serving_order(probes, effect["generations"])[:SERVING_PROBES]]
+        # a path that reports another template than training's is a failure to describe: all probes
+        first = SERVING_FIRST if chat.template_sha256(adapter_name) in (None, manifest.get("chat_template_sha256")) else len(asked)
+        effect["serving"] = s = check_chat_path(chat, adapter_name, asked, max_new_tokens, enough=lambda rows: settled(
+            rows, effect["generations"], t, first))
         s["training_template_sha256"] = manifest.get("chat_template_sha256")
         explain_served(s, effect["generations"], ref, asked, max_new_tokens, ref.tokenizer.chat_template, lambda: load_tokenizer(
             resolve_model(config.get("model")), config.get("trust_remote_code", False)).chat_template, t)
     return effect
+
+
+def serving_order(probes: list[Probe], gens: list[dict]) -> list[Probe]:
+    """Probes whose in-process base and adapter answers differ first: only those can tell which of
+    the two a chat path serves."""
+    differ = {g["prompt"] for g in gens if g["base"] != g["adapter"]}
+    return sorted(probes, key=lambda p: p.prompt not in differ)  # stable: the probe order otherwise
 
 
 def _voice_and_content(effect: dict, probes: list[Probe], markers: list[str] | None, data, tok, max_new_tokens: int) -> None:

@@ -39,6 +39,25 @@ def match(a: str | None, b: str | None, t: Thresholds) -> bool:
     return a == b or fuzz.ratio(a, b) >= t.served_match_ratio
 
 
+def settled(rows: list[dict], gens: list[dict], t: Thresholds, first: int) -> bool:
+    """Whether the serving check can stop: at least `first` probes asked, and every served answer
+    is the doctor's own adapter answer and not its base answer (so the adapter is applied), the
+    served base answers (where asked) are the doctor's base answers, and none ran on where the
+    doctor's stopped. Any other outcome asks the remaining probes, to describe the failure."""
+    ours = {g["prompt"]: g for g in gens}
+    if len(rows) < first:
+        return False
+    for row in rows:
+        g = ours.get(row["prompt"])
+        if g is None or not match(row["adapter"], g["adapter"], t) or match(row["adapter"], g["base"], t):
+            return False
+        if row.get("base") is not None and not match(row["base"], g["base"], t):
+            return False
+        if g.get("adapter_stopped") and row.get("adapter_finished") is False:
+            return False
+    return True
+
+
 def compare(s: dict, gens: list[dict], t: Thresholds) -> dict:
     """Per-probe classification of the served answers against the in-process ones; stored as
     effect["serving"]["compared"]."""
