@@ -120,3 +120,26 @@ def test_the_serving_check_stops_only_when_the_first_answers_leave_nothing_to_de
     assert not settled(ran_on, gens, t, 2)  # ran to the limit where the doctor's answer stopped
     wrong_base = [good[0], {**good[1], "base": "嘿嘿 俺老孙 answer 1"}]
     assert not settled(wrong_base, gens, t, 2)
+
+
+SYSTEM = {"role": "system", "content": "你是齐天大圣孙悟空，说话带着猴王的口气，回答简短。You are the Monkey King; answer briefly."}
+
+
+def test_a_shared_system_prompt_is_computed_once_and_answers_are_unchanged(tiny_model_dir, monkeypatch):
+    ref = _reference(tiny_model_dir)
+    conversations = [[SYSTEM, *c] for c in CONVERSATIONS]
+    prompts = [effect.encode_prompt(ref.tokenizer, c) for c in conversations]
+    shared, _ = effect._shared_prefix_cache(ref, prompts, None)
+    assert shared >= 20  # the system prompt is taken once, not per row
+    calls = []
+    original = effect._shared_prefix_cache
+    monkeypatch.setattr(effect, "_shared_prefix_cache", lambda *a: calls.append(1) or original(*a))
+    first: dict = {}
+    with_prefix = (greedy_both(ref, conversations, 12, first=first), greedy(ref, conversations, True, 12))
+    assert calls == [1, 1]
+    monkeypatch.setattr(effect, "MIN_SHARED_PREFIX", 10_000)  # every row's whole prompt through generate
+    plain_first: dict = {}
+    without = (greedy_both(ref, conversations, 12, first=plain_first), greedy(ref, conversations, True, 12))
+    assert with_prefix == without and with_prefix[0][0] != with_prefix[0][1]  # base and adapter differ: a real check
+    for side in (False, True):
+        torch.testing.assert_close(torch.cat(first[side]), torch.cat(plain_first[side]), rtol=1e-4, atol=1e-4)
