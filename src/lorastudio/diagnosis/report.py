@@ -68,7 +68,8 @@ def _effect_rows(effect: dict) -> list[tuple[str, str, str]]:
     for key in ("train", "heldout"):
         x = loss.get(key)
         if x:
-            rows.append((f"mean token loss, {x['source']} ({x['samples']} samples)", _num(x["base"]),
+            of = f" of {x['of_samples']}: the drop was clear" if x.get("of_samples") else ""
+            rows.append((f"mean token loss, {x['source']} ({x['samples']} samples{of})", _num(x["base"]),
                          f"{_num(x['adapter'])} ({_lower(x['drop'])})"))
     kl = effect.get("kl")
     if kl:
@@ -139,7 +140,9 @@ def _summary_lines(effect: dict) -> list[str]:
                   f"{c.get('as_base', 0)}, neither {c.get('neither', 0)}, either {c.get('undecided', 0)}")
         same = (f"; {s['same_answers']}/{s['probes']} identical to the server's base" if s.get("same_answers") is not None
                 else "; no base on this server (--server-base)")
-        lines.append(f"- serving ({s['target']}, adapter '{s['adapter']}'): {served}{same}, largest log-prob gap "
+        asked = (f"; {s['probes']} of {s['of_probes']} probes asked, the first settled it"
+                 if s.get("of_probes", s["probes"]) > s["probes"] else "")
+        lines.append(f"- serving ({s['target']}, adapter '{s['adapter']}'): {served}{same}{asked}, largest log-prob gap "
                      f"{_num(s['max_logprob_gap'])}; chat template {same_tmpl}")
         for note in ([s["note"]] if s.get("note") else []) + list(s.get("notes") or []):
             lines.append(f"  - {note}")
