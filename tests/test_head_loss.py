@@ -28,6 +28,7 @@ def _batch():
 
 
 def _loss_and_grads(model, batch, fused: bool, monkeypatch):
+    monkeypatch.setattr(L, "DEVICES", frozenset({"cpu", "cuda"}))  # the GPU's path, run here on the CPU
     if not fused:
         monkeypatch.setattr(L, "chunked_head", lambda m: None)
     model.zero_grad()
@@ -41,9 +42,9 @@ def _loss_and_grads(model, batch, fused: bool, monkeypatch):
 def test_fused_loss_equals_logits_then_cross_entropy(model_type, rows, monkeypatch):
     model, batch = _model(model_type), _batch()
     assert L.chunked_head(model) is not None
-    monkeypatch.setattr(L, "CHUNK_ELEMENTS", {"cpu": 3000 * rows, "cuda": 3000 * rows})
+    monkeypatch.setattr(L, "CHUNK_ELEMENTS", 3000 * rows)
     fused = _loss_and_grads(model, batch, True, monkeypatch)
-    monkeypatch.setattr(L, "CHUNK_ELEMENTS", {"cpu": 3000 * rows, "cuda": 3000 * rows})
+    monkeypatch.setattr(L, "CHUNK_ELEMENTS", 3000 * rows)
     plain = _loss_and_grads(model, batch, False, monkeypatch)
     torch.testing.assert_close(fused[0], plain[0], rtol=1e-6, atol=1e-4)
     assert fused[1].keys() == plain[1].keys() and len(fused[1]) == 12
@@ -52,7 +53,8 @@ def test_fused_loss_equals_logits_then_cross_entropy(model_type, rows, monkeypat
         torch.testing.assert_close(fused[1][name], grad, rtol=1e-4, atol=1e-6)
 
 
-def test_fused_loss_without_gradients_is_the_same_number():
+def test_fused_loss_without_gradients_is_the_same_number(monkeypatch):
+    monkeypatch.setattr(L, "DEVICES", frozenset({"cpu", "cuda"}))
     model, batch = _model(), _batch()
     with torch.no_grad():
         fused = L.trained_token_loss(model, batch)
@@ -70,3 +72,9 @@ def test_who_takes_the_plain_path():
     assert L.chunked_head(trained) is None
     model.get_base_model().config.model_type = "gemma2"  # soft-caps its logits after the output layer
     assert L.chunked_head(model) is None
+
+
+def test_a_cpu_batch_takes_the_unfused_loss(monkeypatch):
+    model, batch = _model(), _batch()
+    monkeypatch.setattr(L.HeadLoss, "apply", lambda *a: (_ for _ in ()).throw(AssertionError("fused on a CPU")))
+    assert L.trained_token_loss(model, batch) > 0

@@ -16,7 +16,7 @@ activations  what autograd keeps for the backward pass, per token per decoder la
 logits       the loop computes logits only at trained positions (B x K x vocab): at the start of the
              backward pass the fp32 log-softmax kept for it, its gradient and the gradient of the
              logits are alive together, 12 bytes per element. Where the output layer is fused
-             with the loss (one process, a plain output layer: training/loss.py), only one slice
+             with the loss (one process on a GPU, a plain output layer: training/loss.py), only one slice
              of FUSED_SLICE_ELEMENTS logits and its log-softmax (8 bytes each) are alive, plus the
              gradient of the B x K hidden states.
 
@@ -37,13 +37,16 @@ NF4_BYTES = 4.127 / 8  # 4 bits + double-quantised absmax (8 bits per 64 weights
 INT8_BYTES = 1.0 + 1 / 64  # LLM.int8: one byte per weight plus per-row scales (rounded up)
 LORA_STATE_BYTES = 16  # fp32 weight + gradient + AdamW exp_avg + exp_avg_sq
 LOGIT_BYTES = 12  # fp32 log-softmax kept + its gradient + the logits' gradient, alive together
-# The fused output-layer loss (training/loss.py): logits computed this many at a time, whatever
-# the vocabulary, for causal LMs whose logits are exactly lm_head(final hidden state): no
-# soft-capping (Gemma 2/3), no logit scale (Cohere, Granite), no router loss (MoE). On a GPU 32 MB
-# of fp32 logits; on a CPU 128 MB, since a thinner slice multiplies a thinner matrix: SmolLM2's
-# 49k vocabulary, 4 x 136 trained positions, a step took 6.2 s in 170-row slices, 6.7 s in 42-row
-# ones, 5.9 s in one slice, as without the fusion (2-core AVX2 EPYC).
-FUSED_SLICE_ELEMENTS = {"cuda": 8 * 1024 * 1024, "cpu": 32 * 1024 * 1024}
+# The fused output-layer loss (training/loss.py): on a GPU, for one process, logits computed this
+# many at a time (32 MB in fp32) whatever the vocabulary, for causal LMs whose logits are exactly
+# lm_head(final hidden state): no soft-capping (Gemma 2/3), no logit scale (Cohere, Granite), no
+# router loss (MoE). Not on a CPU, where it bought nothing measurable: SmolLM2's 49k vocabulary at
+# 4 x 136 trained positions, 5.9 s and 2.82 GB a step in one slice against 5.7-6.0 s and 2.79-2.96
+# GB unfused (thinner slices were slower: 6.2 s in 170 rows, 6.7 s in 42); a 4-layer model's peak
+# RSS 508 against 528 MB, and the same 294 MB with gradient checkpointing, whose peak is in the
+# backward pass (2-core AVX2 EPYC).
+FUSED_DEVICES = frozenset({"cuda"})
+FUSED_SLICE_ELEMENTS = 8 * 1024 * 1024
 FUSED_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "smollm3", "olmo2"})
 FUSED_LOGIT_BYTES = 8  # the slice's fp32 logits and log-softmax
 # On the card but not in torch's max_memory_allocated: the CUDA context and cuBLAS workspaces
@@ -239,10 +242,10 @@ def estimate(shape: ModelShape, s: Settings) -> MemoryBreakdown:
     else:
         activations = tokens * (shape.layers * per_layer + rope + working)
     k = s.seq_len if s.logit_positions is None else min(s.logit_positions, s.seq_len)
-    fused = shape.fused_head and s.world_size == 1  # DDP and FSDP run the model's own forward
+    fused = shape.fused_head and s.world_size == 1 and s.device in FUSED_DEVICES  # DDP and FSDP run the model's own forward
     if fused:
         rows = s.batch_size * k
-        logits = min(rows, max(1, FUSED_SLICE_ELEMENTS[s.device] // shape.vocab)) * shape.vocab * FUSED_LOGIT_BYTES + rows * shape.hidden * a
+        logits = min(rows, max(1, FUSED_SLICE_ELEMENTS // shape.vocab)) * shape.vocab * FUSED_LOGIT_BYTES + rows * shape.hidden * a
     else:
         logits = s.batch_size * k * shape.vocab * LOGIT_BYTES
     used = weights + lora + activations + logits

@@ -4,12 +4,11 @@ Where the model's output layer is a plain linear map (`chunked_head`), the vocab
 and the cross-entropy run together, a slice of rows at a time (`HeadLoss`): the gradient of the
 hidden states is computed during the forward pass, since the loss is the last operation, so no
 (rows x vocabulary) logits tensor is ever kept for the backward pass, and none is recomputed.
-This is the fused linear cross-entropy of Liger-Kernel and Unsloth, in plain torch. It keeps the
-numbers (the same sums, in the same fp32) and keeps at most one slice of logits alive: a Qwen
-model's 152k vocabulary at 4,096 trained positions is 2.5 GB of fp32 logits, 7.5 GB with the
-log-softmax and gradients the unfused loss holds at once. On SmolLM2's 49k vocabulary at 4 x 136
-positions (CPU, one slice) the step time and peak RSS were those of the unfused loss, within noise
-(5.9 s, 2.82 GB against 5.7-6.0 s, 2.79-2.96 GB).
+This is the fused linear cross-entropy of Liger-Kernel and Unsloth, in plain torch, used on a GPU
+(`DEVICES`): it keeps the numbers (the same sums, in the same fp32) and at most one slice of
+logits alive, where a Qwen model's 152k vocabulary at 4,096 trained positions would otherwise hold
+2.5 GB of fp32 logits, 7.5 GB with the log-softmax and gradients alive at once. It has not run on
+a GPU yet. On a CPU it bought nothing measurable (memory.py), and the unfused loss is used.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from ..data.formatting import IGNORE_INDEX
-from ..memory import FUSED_HEAD_TYPES, FUSED_SLICE_ELEMENTS
+from ..memory import FUSED_DEVICES, FUSED_HEAD_TYPES, FUSED_SLICE_ELEMENTS
 from ..models import accepts_logits_to_keep
 
-CHUNK_ELEMENTS = FUSED_SLICE_ELEMENTS  # logits alive at once, per device type (the memory plan counts them)
+CHUNK_ELEMENTS = FUSED_SLICE_ELEMENTS  # logits alive at once (the memory plan counts them)
+DEVICES = FUSED_DEVICES  # where the fusion is used (not on a CPU, where it bought nothing: memory.py)
 
 
 def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -37,7 +37,7 @@ def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """
     labels = batch["labels"][:, 1:]  # (B, T-1): the token at t+1 is predicted at position t
     keep = (labels != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)  # (K,) positions trained in some row
-    head = chunked_head(model)
+    head = chunked_head(model) if batch["input_ids"].device.type in DEVICES else None
     if head is not None:
         decoder, lm_head = head
         hidden = decoder(input_ids=batch["input_ids"], use_cache=False).last_hidden_state[:, keep]  # (B, K, H)
@@ -55,8 +55,8 @@ def chunked_head(model) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     synchronises gradients from its forward, FSDP gathers weights there), an architecture that
     changes the logits after the output layer, or an output layer that is trained, LoRA-wrapped
     or quantised."""
-    if hasattr(model, "module") or type(model).__name__.startswith("FullyShardedDataParallel"):
-        return None
+    if hasattr(model, "module") or (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None  # DDP's .module, or FSDP (fully_shard changes the class in place): their forward must run
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     if getattr(base.config, "model_type", None) not in FUSED_HEAD_TYPES or not hasattr(base, "get_decoder"):
         return None
@@ -73,7 +73,7 @@ class HeadLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, head: torch.nn.Linear, targets: torch.Tensor) -> torch.Tensor:
         weight = head.weight  # (V, H)
-        rows = max(1, CHUNK_ELEMENTS.get(hidden.device.type, CHUNK_ELEMENTS["cuda"]) // weight.shape[0])
+        rows = max(1, CHUNK_ELEMENTS // weight.shape[0])
         want_grad = ctx.needs_input_grad[0]
         grad = torch.zeros_like(hidden) if want_grad else None  # (N, H)
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
