@@ -331,6 +331,8 @@ def _shared_prefix_cache(ref: Reference, prompts: list[list[int]], names: list[s
     ids = torch.tensor([prompts[0][:shared]] * len(sides), device=ref.device)  # (S, P)
     mixed = {"adapter_names": sides} if names else {}
     cache = ref.model(input_ids=ids, use_cache=True, **mixed).past_key_values
+    if not hasattr(cache, "batch_select_indices"):  # a cache class that cannot be copied to rows: whole prompts
+        return None
     cache.batch_select_indices(torch.tensor([sides.index(n) for n in names] if names else [0] * len(prompts),
                                             device=ref.device))  # (B, ..., P, ...): each row its side's prefix
     return shared, cache
