@@ -198,10 +198,11 @@ def logprob_gap(a, b) -> float | None:
 
 
 def check_chat_path(chat: ChatPath, adapter: str, prompts: list[list[dict]], max_new_tokens: int,
-                    enough: Callable[[list[dict]], bool] | None = None) -> dict:
+                    template_sha256: str | None = None, enough: Callable[[list[dict]], bool] | None = None) -> dict:
     """Ask each prompt under the adapter's name and, where the path has one, the base's; count
     identical answers and the largest log-probability difference between the two. `enough(rows)`
-    after each prompt may end the check early (the answers so far leave nothing to decide)."""
+    after each prompt may end the check early (the answers so far leave nothing to decide).
+    `template_sha256`: the path's template hash when the caller has asked for it already."""
     rows, gaps = [], []
     for messages in prompts:
         if enough is not None and rows and enough(rows):
@@ -220,7 +221,7 @@ def check_chat_path(chat: ChatPath, adapter: str, prompts: list[list[dict]], max
         "same_answers": sum(r["same"] for r in rows) if chat.base is not None else None,
         "max_logprob_gap": max(gaps) if gaps else None,
         "logprobs_compared": len(gaps),
-        "template_sha256": chat.template_sha256(adapter),
+        "template_sha256": template_sha256 if template_sha256 is not None else chat.template_sha256(adapter),
         "notes": list(getattr(chat, "notes", [])),
         "answers": rows,
     }

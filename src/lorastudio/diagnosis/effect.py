@@ -17,6 +17,7 @@ switch the chat engine uses, so no second copy of the weights is needed.
 from __future__ import annotations
 
 import json
+import os.path
 import math
 import re
 import warnings
@@ -322,8 +323,6 @@ def _shared_prefix_cache(ref: Reference, prompts: list[list[int]], names: list[s
     computed once per side and copied to every row, or None when they share too little. Prefill is
     most of a short decode's cost on a CPU: SmolLM2's template adds a 24-token system prompt to
     every 35-66-token probe. At least one token of each prompt stays outside, for generate to feed."""
-    import os.path
-
     shared = min(len(os.path.commonprefix(prompts)), min(len(p) for p in prompts) - 1)
     if shared < MIN_SHARED_PREFIX:
         return None

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.formatting import IGNORE_INDEX, TokenizedSample, encode_prompt
-from ..models import accepts_logits_to_keep
+from ..models import logits_at
 from .effect import Probe, Reference
 
 MEASURE_BATCH = 8  # sequences per forward pass
@@ -32,14 +32,6 @@ def padded(seqs: list[list[int]], pad: int, device: str) -> tuple[torch.Tensor, 
         ids[row, : len(s)] = torch.tensor(s)
         mask[row, : len(s)] = 1
     return ids.to(device), mask.to(device)
-
-
-def logits_at(ref: Reference, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Logits (B, K, V) at the K given positions of every row. Where the model cannot skip the
-    other positions (an architecture without `logits_to_keep`), the same selection afterwards."""
-    if accepts_logits_to_keep(ref.model):
-        return ref.model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
-    return ref.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, positions]
 
 
 def mean_token_loss(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) -> float:
@@ -64,7 +56,7 @@ def loss_sums(ref: Reference, samples: list[TokenizedSample], adapter_on: bool) 
             keep = (targets != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)  # (K,) trained in some row
             if not len(keep):
                 continue
-            logits = logits_at(ref, ids, mask, keep).float()  # (B, K, V)
+            logits = logits_at(ref.model, ids, keep, mask).float()  # (B, K, V)
             picked = targets[:, keep]  # (B, K)
             total += float(F.cross_entropy(logits.flatten(0, 1), picked.flatten(), ignore_index=IGNORE_INDEX,
                                            reduction="sum"))
@@ -82,7 +74,7 @@ def next_token_logprobs(ref: Reference, prompts: list[list[int]], adapter_on: bo
             ids, mask = padded(part, pad, ref.device)
             last = torch.tensor([len(p) - 1 for p in part], device=ids.device)  # (B,)
             keep, column = torch.unique(last, return_inverse=True)  # (K,) positions; each row's index into them
-            logits = logits_at(ref, ids, mask, keep).float()  # (B, K, V)
+            logits = logits_at(ref.model, ids, keep, mask).float()  # (B, K, V)
             out.append(torch.log_softmax(logits[torch.arange(len(part), device=ids.device), column], dim=-1))  # (B, V)
     return torch.cat(out)
 

@@ -159,10 +159,11 @@ def measure_effect(run_dir: Path, manifest: dict, ref: Reference, chat, adapter_
             notes.append(effect["retention"]["note"])
     if chat is not None and probes:
         asked = [p.messages for p in serving_order(probes, effect["generations"])[:SERVING_PROBES]]
+        template = chat.template_sha256(adapter_name)
         # a path that reports another template than training's is a failure to describe: all probes
-        first = SERVING_FIRST if chat.template_sha256(adapter_name) in (None, manifest.get("chat_template_sha256")) else len(asked)
-        effect["serving"] = s = check_chat_path(chat, adapter_name, asked, max_new_tokens, enough=lambda rows: settled(
-            rows, effect["generations"], t, first))
+        ask_first = SERVING_FIRST if template in (None, manifest.get("chat_template_sha256")) else len(asked)
+        effect["serving"] = s = check_chat_path(chat, adapter_name, asked, max_new_tokens, template, enough=lambda rows: settled(
+            rows, effect["generations"], t, ask_first))
         s["training_template_sha256"] = manifest.get("chat_template_sha256")
         explain_served(s, effect["generations"], ref, asked, max_new_tokens, ref.tokenizer.chat_template, lambda: load_tokenizer(
             resolve_model(config.get("model")), config.get("trust_remote_code", False)).chat_template, t)

@@ -2,11 +2,11 @@
 
 from .loading import (
     DevicePlan,
-    accepts_logits_to_keep,
     apply_lora,
     count_parameters,
     decoder_layers,
     linear_module_names,
+    logits_at,
     load_model,
     load_tokenizer,
     pick_device,
@@ -15,7 +15,7 @@ from .loading import (
 from .sources import DEFAULT_MODEL, EMBEDDED, ModelSource, fingerprint, resolve_model, studio_home
 
 __all__ = [
-    "DEFAULT_MODEL", "EMBEDDED", "DevicePlan", "ModelSource", "accepts_logits_to_keep", "apply_lora", "count_parameters", "decoder_layers", "fingerprint",
-    "linear_module_names", "load_model", "load_tokenizer", "pick_device", "resolve_model",
+    "DEFAULT_MODEL", "EMBEDDED", "DevicePlan", "ModelSource", "apply_lora", "count_parameters", "decoder_layers", "fingerprint",
+    "linear_module_names", "logits_at", "load_model", "load_tokenizer", "pick_device", "resolve_model",
     "resolve_target_modules", "studio_home",
 ]

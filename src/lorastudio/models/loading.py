@@ -215,6 +215,15 @@ def accepts_logits_to_keep(model) -> bool:
     return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
+def logits_at(model, input_ids: torch.Tensor, positions: torch.Tensor, attention_mask: torch.Tensor | None = None):
+    """The causal LM's logits (B, K, V) at the K given positions only: computed there where the
+    architecture takes `logits_to_keep`, else selected from the full logits."""
+    mask = {} if attention_mask is None else {"attention_mask": attention_mask}
+    if accepts_logits_to_keep(model):
+        return model(input_ids=input_ids, logits_to_keep=positions, use_cache=False, **mask).logits
+    return model(input_ids=input_ids, use_cache=False, **mask).logits[:, positions]
+
+
 def linear_module_names(model) -> list[str]:
     """Leaf names (last dotted part) of the linear layers LoRA can wrap, lm_head excluded."""
     names = set()

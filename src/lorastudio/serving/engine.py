@@ -19,7 +19,7 @@ import torch
 
 from ..data.formatting import END_OF_TURN_MARKERS, encode_prompt, template_hash
 from ..errors import ModelError, RunError
-from ..models import accepts_logits_to_keep, load_model, load_tokenizer, pick_device, resolve_model
+from ..models import load_model, load_tokenizer, logits_at, pick_device, resolve_model
 from ..run_folder import RunFolder
 
 BASE = "base"  # the name that selects the base model with every adapter off
@@ -244,8 +244,8 @@ class ChatEngine:
         """log-probabilities of the first answer token, (V,): for base-vs-adapter KL."""
         with self.using(adapter) as name:
             ids = self.encode(messages, name)
-            keep = {"logits_to_keep": 1} if accepts_logits_to_keep(self.model) else {}  # the output layer at the last position only
-            logits = self.model(input_ids=ids, use_cache=False, **keep).logits[0, -1].float()
+            last = torch.tensor([ids.shape[1] - 1], device=ids.device)  # the output layer at the last position only
+            logits = logits_at(self.model, ids, last)[0, -1].float()
         return torch.log_softmax(logits, dim=-1)
 
 

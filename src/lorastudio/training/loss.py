@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..data.formatting import IGNORE_INDEX
 from ..memory import FUSED_DEVICES, FUSED_HEAD_TYPES, FUSED_SLICE_ELEMENTS
-from ..models import accepts_logits_to_keep
+from ..models import logits_at
 
 CHUNK_ELEMENTS = FUSED_SLICE_ELEMENTS  # logits alive at once (the memory plan counts them)
 DEVICES = FUSED_DEVICES  # where the fusion is used (not on a CPU, where it bought nothing: memory.py)
@@ -42,10 +42,7 @@ def trained_token_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         decoder, lm_head = head
         hidden = decoder(input_ids=batch["input_ids"], use_cache=False).last_hidden_state[:, keep]  # (B, K, H)
         return HeadLoss.apply(hidden.flatten(0, 1), lm_head, labels[:, keep].flatten())
-    if accepts_logits_to_keep(model):
-        logits = model(input_ids=batch["input_ids"], logits_to_keep=keep, use_cache=False).logits  # (B, K, V)
-    else:  # an older architecture: full logits, then the same selection
-        logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, keep]
+    logits = logits_at(model, batch["input_ids"], keep)  # (B, K, V)
     return F.cross_entropy(logits.float().flatten(0, 1), labels[:, keep].flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
 
 
