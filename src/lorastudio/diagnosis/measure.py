@@ -45,10 +45,13 @@ def reference_tokenizer(source, manifest: dict):
 def load_reference(source, manifest: dict, adapter_dir: Path) -> Reference:
     from peft import PeftModel
 
+    from ..models.fused_lora import fuse_lora_layers
+
     config = manifest["config"]
     device = pick_device(config.get("dtype", "auto"))
     base = load_model(source, device.dtype, device.device, config.get("trust_remote_code", False))
     model = PeftModel.from_pretrained(base, str(adapter_dir), adapter_name="doctor", is_trainable=False)
+    fuse_lora_layers(model)
     model.eval()
     return Reference(model, "doctor", reference_tokenizer(source, manifest), device.device)
 

@@ -256,13 +256,17 @@ def resolve_target_modules(model, requested: list[str] | None) -> list[str]:
     return list(requested)
 
 
-def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list[str], init_identity: bool = True):
+def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list[str], init_identity: bool = True,
+               fused: bool = True):
     """Wrap the model with a fresh LoRA adapter named 'default'.
 
     `init_identity=False` starts B non-zero (tests that compare base and adapter need that,
-    or they would pass without testing anything).
+    or they would pass without testing anything). `fused`: the LoRA linear layers run as one
+    autograd node each where they can (fused_lora.py); False keeps PEFT's forward.
     """
     from peft import LoraConfig, get_peft_model
+
+    from .fused_lora import fuse_lora_layers
 
     config = LoraConfig(
         task_type="CAUSAL_LM",
@@ -272,7 +276,10 @@ def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list
         target_modules=target_modules,
         init_lora_weights=True if init_identity else False,
     )
-    return get_peft_model(model, config)
+    peft_model = get_peft_model(model, config)
+    if fused:
+        fuse_lora_layers(peft_model)
+    return peft_model
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -94,7 +94,9 @@ def wrap(model, d: Dist, device: str, fsdp: bool = False):
     from torch.distributed.fsdp import fully_shard
 
     from ..models import decoder_layers
+    from ..models.fused_lora import unfuse_lora_layers
 
+    unfuse_lora_layers(model)  # the fused LoRA forward reads the base weight itself, outside FSDP's hooks
     adapter = {p for p in model.parameters() if p.requires_grad}
     mesh = init_device_mesh("cuda" if device == "cuda" else "cpu", (d.world_size,))
     for layer in decoder_layers(model):
