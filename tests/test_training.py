@@ -134,7 +134,10 @@ def test_a_finished_run_corrects_step_costs_measured_on_a_busy_machine(tiny_mode
     busy = estimate.StepCost(cost.a * 20, cost.b * 20, cost.c * 20, cost.opt * 20, measured="busy")
     estimate._store(setup, busy)
     assert estimate.predict(setup, busy) > 10 * result.seconds
-    second = train(cfg(tiny_model_dir, persona_train, tmp_path / "second", epochs=1), force=True)
+    events = []
+    second = train(cfg(tiny_model_dir, persona_train, tmp_path / "second", epochs=1), force=True, on_event=events.append)
+    plan = next(e["plan"] for e in events if e["type"] == "plan")  # the plan's table: the cached costs, said so
+    assert plan["estimate_calibrated"] and plan["estimated_seconds"] == round(estimate.predict(setup, busy), 1)
     learned = estimate.cached_cost(setup)
     assert learned.measured != "busy"
     assert estimate.predict(setup, learned) == pytest.approx(second.seconds, rel=1e-6)  # the run's own time

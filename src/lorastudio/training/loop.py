@@ -129,6 +129,8 @@ def train(
     setup = setup or plan_run(config, world_size=dist.world_size, thresholds=thresholds)
     config = setup.config  # as trained: the recipe's values for the options left out
     plan, model, tok = setup.plan, setup.model, setup.tokenizer
+    if dist.is_main:
+        calibrate(setup, config, dist.world_size, measure=False)  # the plan's table shows cached step costs, if any
     emit({"type": "plan", "plan": plan.to_dict(), "findings": [f.to_dict() for f in setup.findings],
           "auto": {k: {"value": v.value, "reason": v.reason} for k, v in setup.auto.items()},
           "applied": setup.extra.get("applied", []),
