@@ -151,3 +151,22 @@ def test_fuse_counts_plain_layers_only():
     model = _model()
     assert fuse_lora_layers(model) == 0  # already fused by apply_lora
     assert unfuse_lora_layers(model) == 14 and fuse_lora_layers(model) == 14
+
+
+def test_dora_keeps_peft_forward_and_its_numbers():
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2)
+    torch.manual_seed(0)
+    model = get_peft_model(Qwen2ForCausalLM(config), LoraConfig(r=4, target_modules=["q_proj"], use_dora=True,
+                                                                init_lora_weights=False))
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    layer.lora_magnitude_vector["default"].weight.data *= 2  # at init DoRA equals plain LoRA: make it differ
+    ids = _batch()["input_ids"]
+    with torch.no_grad():
+        plain = model(input_ids=ids).logits
+        assert fuse_lora_layers(model) == 1
+        fused_class = model(input_ids=ids).logits
+    torch.testing.assert_close(fused_class, plain)  # DoRA's magnitude is applied: PEFT's forward ran

@@ -88,7 +88,9 @@ class FusedLoraLinear(PeftLinear):
                 and not torch.is_autocast_enabled(x.device.type))
 
     def _plain_adapter(self, name: str, x: torch.Tensor) -> bool:
-        if name not in self.lora_A or name in self.lora_variant or self.lora_B[name].bias is not None:
+        if name not in self.lora_A or self.lora_B[name].bias is not None:
+            return False
+        if name in getattr(self, "lora_variant", {}) or getattr(self, "use_dora", {}).get(name):  # DoRA and others
             return False
         dropout = self.lora_dropout[name]
         return ((isinstance(dropout, torch.nn.Identity) or not dropout.training or dropout.p == 0)
@@ -126,19 +128,19 @@ class FusedLoraLinear(PeftLinear):
 
 def fuse_lora_layers(model) -> int:
     """Give every plain PEFT LoRA `Linear` in the model the fused forward; returns how many."""
-    n = 0
-    for module in model.modules():
-        if type(module) is PeftLinear:
-            module.__class__ = FusedLoraLinear
-            n += 1
-    return n
+    return _swap_class(model, PeftLinear, FusedLoraLinear)
 
 
 def unfuse_lora_layers(model) -> int:
     """Back to PEFT's own forward (FSDP shards the base weights this forward reads whole)."""
+    return _swap_class(model, FusedLoraLinear, PeftLinear)
+
+
+def _swap_class(model, old: type, new: type) -> int:
+    """Only `forward` differs between the two classes: the modules' state stays as it is."""
     n = 0
     for module in model.modules():
-        if type(module) is FusedLoraLinear:
-            module.__class__ = PeftLinear
+        if type(module) is old:
+            module.__class__ = new
             n += 1
     return n
