@@ -17,8 +17,8 @@ switch the chat engine uses, so no second copy of the weights is needed.
 from __future__ import annotations
 
 import json
-import os.path
 import math
+import os.path
 import re
 import warnings
 from contextlib import contextmanager, nullcontext

@@ -8,7 +8,7 @@ input's gradient is `g @ W` with `(g @ B * scaling) @ A` accumulated into it the
 matrix products are the same ones; what goes is three passes over activation-sized tensors and
 their memory per layer, which on a CPU is a large share of a LoRA step (Unsloth's fast_lora
 fuses the same sums on GPUs). SmolLM2-135M, LoRA r16 on every linear layer, 4 x 186 tokens, 2
-CPU threads, fp32: 7.07 -> 6.23 s a step, peak RSS 3.39 -> 3.00 GB (bench/README.md).
+CPU threads, fp32: 1.07x a step, peak RSS ~300 MB lower (bench/lora_layer_bench.py, bench/README.md).
 
 Only the plain case is fused: one active adapter, no dropout (or dropout in eval mode), no
 DoRA or other variant, no bias on B, a plain `nn.Linear` base whose weight is frozen, the

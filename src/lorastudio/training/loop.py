@@ -150,7 +150,8 @@ def train(
     if dist.is_main and resuming:
         folder.write_status("starting", phase="preparing")
     if dist.is_main:
-        calibrate(setup, config, dist.world_size)  # a few real steps, timed (or their cached costs)
+        if not plan.estimate_calibrated:  # nothing cached when the plan was shown
+            calibrate(setup, config, dist.world_size)  # a few real steps, timed
         emit({"type": "estimate", "seconds": plan.estimated_seconds, "calibrated": plan.estimate_calibrated})
     shaping = settings(setup)
     main = dist.is_main  # only rank 0 writes files
