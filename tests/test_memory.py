@@ -91,15 +91,18 @@ def test_qlora_paper_claims_65b_on_48gb_and_33b_on_24gb():
 def test_layer_bytes_count_each_kept_tensor():
     """SmolLM2-135M's layer (hidden 576, 9 heads of 64, 3 KV heads, MLP 1536), fp32 on CPU, LoRA r16
     on q,k,v,o with dropout: norms 2 x (4 x 576 + 4); attention (2 x 576 + 2 x 192) x 4 + 9 x 4;
-    MLP 3 x 1536 x 4; LoRA 4 x 16 x 4 + dropout output and noise (4 + 4) x (576 x 3 + 576)."""
+    MLP 2 x 1536 x 4 (gate and up, fused; 3 x with SiLU's output); LoRA 4 x 16 x 4 + dropout output and
+    noise (4 + 4) x (576 x 3 + 576)."""
     s = ModelShape.from_config(dict(hidden_size=576, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
                                     intermediate_size=1536, vocab_size=49152, tie_word_embeddings=True))
-    expected = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 4 + 9 * 4 + 3 * 1536 * 4 + 4 * 16 * 4 + 8 * 4 * 576
+    expected = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 4 + 9 * 4 + 2 * 1536 * 4 + 4 * 16 * 4 + 8 * 4 * 576
     assert layer_bytes_per_token(s, Settings(device="cpu", dtype="fp32", lora_dropout=0.05)) == expected
+    unfused = replace(s, fused_mlp=False)  # an MLP fused_mlp.py leaves alone (remote code, GELU)
+    assert layer_bytes_per_token(unfused, Settings(device="cpu", dtype="fp32", lora_dropout=0.05)) == expected + 1536 * 4
     # without dropout (the default) no dropout output or noise: q,k,v share the norm's output, kept once
     assert layer_bytes_per_token(s, Settings(device="cpu", dtype="fp32")) == expected - 8 * 4 * 576 + 4 * 576
     # on CUDA in bf16: half the attention and MLP bytes, and dropout keeps a one-byte mask
-    bf16 = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 2 + 9 * 4 + 3 * 1536 * 2 + 4 * 16 * 4 + 5 * 4 * 576
+    bf16 = 2 * (4 * 576 + 4) + (2 * 576 + 2 * 192) * 2 + 9 * 4 + 2 * 1536 * 2 + 4 * 16 * 4 + 5 * 4 * 576
     assert layer_bytes_per_token(s, Settings(device="cuda", dtype="bf16", lora_dropout=0.05)) == bf16
 
 

@@ -80,6 +80,7 @@ class ModelShape:
     linears: tuple[tuple[str, int, int], ...]  # one decoder layer's linear layers: (leaf name, in, out)
     llama_like: bool = True  # the activation count knows this layer layout
     fused_head: bool = False  # the loss can fuse the output layer (FUSED_HEAD_TYPES)
+    fused_mlp: bool = False  # the MLP's silu(gate) * up is one autograd node (models/fused_mlp.py)
 
     @property
     def layer_params(self) -> int:
@@ -112,7 +113,8 @@ class ModelShape:
         per_layer = linear_w + bias + 2 * h  # + the two RMSNorm weights
         n = vocab * h * (1 if tied else 2) + layers * per_layer + h  # + the final norm
         return cls(h, layers, heads, kv, hd, inter, vocab, tied, n, layers * linear_w, linears,
-                   fused_head=get("model_type") in FUSED_HEAD_TYPES)
+                   fused_head=get("model_type") in FUSED_HEAD_TYPES,
+                   fused_mlp=get("hidden_act", "silu") in ("silu", "swish"))  # the Llama MLP: models/fused_mlp.py
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def layer_bytes_per_token(shape: ModelShape, s: Settings) -> float:
     saved tensors, exactly, in tests/test_memory_measured.py):
       two RMSNorms   each keeps its input upcast to fp32 and the fp32 rsqrt: 4h + 4 bytes
       attention      SDPA keeps q, k, v and its output, and the fp32 log-sum-exp per head
-      MLP            SiLU keeps the gate output; the product keeps SiLU's output and the up output
+      MLP            the gate and up outputs (fused, models/fused_mlp.py; unfused, SiLU's output too)
       frozen linear  nothing: the input gradient needs only the weight
       LoRA target    lora_B's fp32 input (r); lora_A's fp32 input, which with dropout is the
                      dropout output plus its mask (a bool on CUDA, the fp32 noise on CPU), and
@@ -188,7 +190,7 @@ def layer_bytes_per_token(shape: ModelShape, s: Settings) -> float:
     h, q, kv, i = shape.hidden, shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim, shape.intermediate
     norms = 2 * (4 * h + 4)
     attention = (2 * q + 2 * kv) * a + 4 * shape.heads
-    mlp = 3 * i * a
+    mlp = (2 if shape.fused_mlp else 3) * i * a
     dims = {name: n_in for name, n_in, _ in shape.linears}
     targets = [t for t in s.targets if t in dims]
     lora = 4 * s.lora_r * len(targets)

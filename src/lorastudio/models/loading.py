@@ -261,12 +261,14 @@ def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list
     """Wrap the model with a fresh LoRA adapter named 'default'.
 
     `init_identity=False` starts B non-zero (tests that compare base and adapter need that,
-    or they would pass without testing anything). `fused`: the LoRA linear layers run as one
-    autograd node each where they can (fused_lora.py); False keeps PEFT's forward.
+    or they would pass without testing anything). `fused`: the LoRA linear layers and the SwiGLU
+    MLPs' activation run as one autograd node each where they can (fused_lora.py, fused_mlp.py);
+    False keeps PEFT's and the model's own forward.
     """
     from peft import LoraConfig, get_peft_model
 
     from .fused_lora import fuse_lora_layers
+    from .fused_mlp import fuse_mlps
 
     config = LoraConfig(
         task_type="CAUSAL_LM",
@@ -279,6 +281,7 @@ def apply_lora(model, r: int, alpha: float, dropout: float, target_modules: list
     peft_model = get_peft_model(model, config)
     if fused:
         fuse_lora_layers(peft_model)
+        fuse_mlps(peft_model)
     return peft_model
 
 

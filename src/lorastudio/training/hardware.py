@@ -17,6 +17,7 @@ from ..data.prepare import Prepared
 from ..errors import ConfigError, ModelError
 from ..memory import MemoryPlan, ModelShape, Settings, estimate, fit, gib
 from ..models import DevicePlan, ModelSource, decoder_layers, load_model, resolve_target_modules
+from ..models.fused_mlp import fusable_mlp
 from ..models.loading import enable_checkpointing, prepare_quantized, use_bf16_matmuls
 from .batching import JOIN_TOKENS
 
@@ -37,8 +38,9 @@ def model_shape(base) -> ModelShape | None:
         linear_params = sum(m.weight.numel() for m in layers.modules() if isinstance(m, torch.nn.Linear))
     names = {n for n, _, _ in linears}
     llama_like = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= names
+    fused_mlp = layers is not None and any(fusable_mlp(m) for m in layers[0].modules())  # what apply_lora fuses
     return replace(shape, n_params=sum(p.numel() for p in base.parameters()), linear_params=linear_params,
-                   linears=linears, llama_like=llama_like)
+                   linears=linears, llama_like=llama_like, fused_mlp=fused_mlp)
 
 
 def gpu_budget(config: TrainConfig) -> tuple[int | None, str]:
