@@ -4,9 +4,9 @@ Llama-family MLPs compute `down(silu(gate(x)) * up(x))`. Autograd keeps three in
 tensors per token for that product: SiLU keeps `gate`, the product keeps `silu(gate)` and `up`.
 Here the node keeps `gate` and `up` only and recomputes `silu(gate)` in the backward pass, one
 cheap element-wise pass, as Liger-Kernel's and Unsloth's SwiGLU do. The values and gradients are
-the same operations in the same order: bit for bit what autograd gives. On a CPU, where a step's
-micro-batches are joined into one forward, the MLP's activations are the largest share of the
-step's memory: this takes a sixth of the activations off a SmolLM2 step.
+the same operations in the same order: bit for bit what autograd gives. The MLP's activations are
+the largest share of a step's memory: on SmolLM2-135M (fp32) this keeps 15% less per token and
+layer with LoRA on every linear layer, 19% less with LoRA on q, k, v, o (memory.py counts both).
 
 Only an MLP whose `forward` is exactly transformers' Llama one (compared as compiled code) and
 whose activation is SiLU is changed; anything else (GELU MLPs, fused gate_up layers, remote code
