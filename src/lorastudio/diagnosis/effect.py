@@ -301,9 +301,9 @@ def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names
         ids, mask = _left_padded(part, pad, ref.device, cached[0] if cached else 0)  # (B, T)
         mixed = {"adapter_names": part_names} if part_names else {}
         if cached:
-            mixed["past_key_values"] = cached[1]
+            mixed[_cache_name()] = cached[1]
         with _first_logits(ref.model, first), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)  # renamed `cache` in 5.x; 4.56 takes only this
+            warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)  # versions that warn through Python instead
             out = ref.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                 temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad, **mixed,
@@ -313,6 +313,14 @@ def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names
             text = ref.tokenizer.decode(row[: len(row) if cut is None else cut], skip_special_tokens=True)
             answers.append((text.strip().rstrip("\ufffd"), cut is not None))  # a character cut by the limit decodes as U+FFFD
     return answers
+
+
+def _cache_name() -> str:
+    """The key/value cache's name in model outputs and generate's arguments: `past_key_values`
+    until transformers renamed it `cache` (where the old name still works, printing a warning)."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return "cache" if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {}) else "past_key_values"
 
 
 MIN_SHARED_PREFIX = 8  # tokens: below this, a separate forward pass for the prefix saves nothing
@@ -329,7 +337,7 @@ def _shared_prefix_cache(ref: Reference, prompts: list[list[int]], names: list[s
     sides = sorted(set(names)) if names else [None]
     ids = torch.tensor([prompts[0][:shared]] * len(sides), device=ref.device)  # (S, P)
     mixed = {"adapter_names": sides} if names else {}
-    cache = ref.model(input_ids=ids, use_cache=True, **mixed).past_key_values
+    cache = getattr(ref.model(input_ids=ids, use_cache=True, **mixed), _cache_name())
     if not hasattr(cache, "batch_select_indices"):  # a cache class that cannot be copied to rows: whole prompts
         return None
     cache.batch_select_indices(torch.tensor([sides.index(n) for n in names] if names else [0] * len(prompts),
