@@ -55,17 +55,17 @@ def _mlps(model):
     ("llama", TARGETS, 0.1, False),  # dropout: the same random draws in the same order
     ("qwen2", TARGETS, 0.0, True),
 ])
-def test_fused_mlp_gives_the_same_loss_and_gradients_bit_for_bit(model_type, targets, dropout, checkpointing):
+def test_fused_mlp_gives_the_same_loss_and_gradients_bit_for_bit(model_type, targets, dropout, checkpointing, monkeypatch):
     model = _model(model_type, targets, dropout, checkpointing)
-    nodes = []
-    for m in _mlps(model):
-        m.down_proj.register_forward_hook(lambda mod, args, out: nodes.append(type(args[0].grad_fn).__name__))
+    runs = []
+    forward = _SiluMul.forward
+    monkeypatch.setattr(_SiluMul, "forward", staticmethod(lambda ctx, gate, up: runs.append(1) or forward(ctx, gate, up)))
     fused = _step(model)
-    assert set(nodes) == {"_SiluMulBackward"} and len(nodes) >= 2
+    assert len(runs) == (4 if checkpointing else 2)  # each layer's MLP, and again in the recompute
     assert unfuse_mlps(model) == 2
-    nodes.clear()
+    runs.clear()
     plain = _step(model)
-    assert "_SiluMulBackward" not in nodes
+    assert not runs
     assert torch.equal(fused[0], plain[0])
     assert fused[1].keys() == plain[1].keys() and fused[1]
     for name, grad in plain[1].items():

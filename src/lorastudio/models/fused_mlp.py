@@ -4,9 +4,10 @@ Llama-family MLPs compute `down(silu(gate(x)) * up(x))`. Autograd keeps three in
 tensors per token for that product: SiLU keeps `gate`, the product keeps `silu(gate)` and `up`.
 Here the node keeps `gate` and `up` only and recomputes `silu(gate)` in the backward pass, one
 cheap element-wise pass, as Liger-Kernel's and Unsloth's SwiGLU do. The values and gradients are
-the same operations in the same order: bit for bit what autograd gives. The MLP's activations are
-the largest share of a step's memory: on SmolLM2-135M (fp32) this keeps 15% less per token and
-layer with LoRA on every linear layer, 19% less with LoRA on q, k, v, o (memory.py counts both).
+the same operations in the same order: bit for bit what autograd gives. The MLP's are the largest
+share of a decoder layer's activations: on SmolLM2-135M (fp32, no LoRA dropout) this keeps 15%
+less per token and layer with LoRA on every linear layer, 19% less with LoRA on q, k, v, o
+(memory.py counts it). The fused classes are not picklable (models are saved as safetensors).
 
 Only an MLP whose `forward` is exactly transformers' Llama one (compared as compiled code) and
 whose activation is SiLU is changed; anything else (GELU MLPs, fused gate_up layers, remote code
@@ -32,7 +33,7 @@ class _SiluMul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gate, up):
-        ctx.save_for_backward(gate, up)
+        ctx.save_for_backward(gate, up if ctx.needs_input_grad[0] else None)  # up: only for gate's gradient
         return F.silu(gate).mul_(up)
 
     @staticmethod
@@ -49,7 +50,7 @@ class _SiluMul(torch.autograd.Function):
 def _fused_forward(self, x):
     gate = self.gate_proj(x)  # gate before up, as the original: LoRA dropout draws in that order
     up = self.up_proj(x)
-    if torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad):
+    if torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad) and gate.dtype == up.dtype:
         return self.down_proj(_SiluMul.apply(gate, up))
     return self.down_proj(self.act_fn(gate) * up)
 
