@@ -20,7 +20,6 @@ import json
 import math
 import os.path
 import re
-import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,8 +301,7 @@ def _decode(ref: Reference, prompts: list[list[int]], max_new_tokens: int, names
         mixed = {"adapter_names": part_names} if part_names else {}
         if cached:
             mixed[_cache_name()] = cached[1]
-        with _first_logits(ref.model, first), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)  # where the old name warns through Python
+        with _first_logits(ref.model, first):
             out = ref.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                 temperature=None, top_p=None, top_k=None, eos_token_id=sorted(ends), pad_token_id=pad, **mixed,

@@ -80,9 +80,9 @@ def fuse_mlps(model: torch.nn.Module) -> int:
     the same name: its state, state dict and `isinstance` stay); returns how many."""
     n = 0
     for module in model.modules():
-        cls = type(module)
-        if cls in _FUSED.values() or not fusable_mlp(module):
+        if not fusable_mlp(module):  # a fused class's forward is not Llama's: never fused twice
             continue
+        cls = type(module)
         if cls not in _FUSED:
             _FUSED[cls] = type(cls.__name__, (cls,), {"forward": _fused_forward, "__module__": cls.__module__,
                                                       "__qualname__": cls.__qualname__})
