@@ -59,8 +59,6 @@ METHODS = {
     "trl-defaults": "TRL SFTTrainer, defaults (bf16 autocast + gradient checkpointing)",
     "trl-packing": "TRL SFTTrainer, packing=True (bfd, padding-free rows), fp32, no checkpointing",
     "trl-padfree": "TRL SFTTrainer, padding_free=True, fp32, no checkpointing",
-    "trl-padfree-spin": "trl-padfree with the short OpenMP spin ours uses on an idle machine (GOMP_SPINCOUNT, "
-                        "lorastudio/openmp.py): the peer under the same thread waits",
     "hf-trainer": "transformers Trainer, pad-and-mask collator, fp32",
     "lorastudio": "lorastudio train(), automatic device choices",
     # ablations: what each change bought
@@ -186,8 +184,6 @@ def summarise(model: str, runs: list[dict], methods: list[str], threads: int) ->
             if m != "lorastudio" and m in med:
                 cpu = f", {cpu_med['lorastudio'] / cpu_med[m]:.2f}x by CPU time" if "lorastudio" in cpu_med and m in cpu_med else ""
                 lines.append(f"- lorastudio / {m}: **{med['lorastudio'] / med[m]:.2f}x** tokens/s{cpu}")
-    waits = sorted({f"{m}: {r.get('openmp') or '?'}" for m in methods for r in by.get(m) or []})
-    lines += ["", "OpenMP waits: " + "; ".join(waits)] if waits else []
     return "\n".join(lines)
 
 
@@ -213,9 +209,7 @@ def main() -> None:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        spec["openmp"] = wait_policy(spec["method"])
-        child(spec)
+        child(json.loads(args.child))
         return
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -307,21 +301,6 @@ def count_params(path: str) -> int:
 
 # ---- the child: one method, one process -----------------------------------------------------
 
-def wait_policy(method: str) -> str:
-    """How this child's OpenMP threads wait, set before torch is imported: ours decides as the
-    `lorastudio` command does (a short spin when the CPUs are idle); lorastudio-before predates
-    that (PASSIVE alone); a `-spin` peer gets the same spin; the other peers PASSIVE alone."""
-    if method.endswith("-spin"):
-        from lorastudio.openmp import SPIN
-
-        os.environ["GOMP_SPINCOUNT"] = str(SPIN)
-    elif method.startswith("lorastudio") and not method.startswith("lorastudio-before"):
-        from lorastudio.openmp import set_wait_policy  # not for -before: its own lorastudio must load first
-
-        set_wait_policy()
-    return f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '-')}"
-
-
 def child(spec: dict) -> None:
     import torch
 
@@ -333,7 +312,6 @@ def child(spec: dict) -> None:
         result["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     result["method"] = spec["method"]
     result["model_name"] = spec.get("model_name")
-    result["openmp"] = spec.get("openmp")
     with open(CACHE / "runs.jsonl", "a", encoding="utf-8") as f:  # every run kept, even if the parent dies
         f.write(json.dumps(result) + "\n")
     print("RESULT " + json.dumps(result), flush=True)
@@ -473,7 +451,7 @@ def run_trl(spec: dict) -> dict:
         "trl-defaults": {},  # bf16 autocast and gradient checkpointing: SFTConfig's defaults
         "trl-packing": dict(packing=True, bf16=False, gradient_checkpointing=False),
         "trl-padfree": dict(padding_free=True, max_length=None, bf16=False, gradient_checkpointing=False),
-    }[spec["method"].removesuffix("-spin")]
+    }[spec["method"]]
     args = SFTConfig(**common_args(len(samples), tempfile.mkdtemp(prefix="bench-trl-")),
                      **{"max_length": MAX_LEN, **extra})
     peft_config = LoraConfig(task_type="CAUSAL_LM", r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],

@@ -12,22 +12,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waitin
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from ..errors import StudioError  # noqa: E402
-from ..openmp import set_wait_policy  # noqa: E402
 from .common import app  # noqa: E402
 
 # Each module registers its verbs on `app`; imported in the order `--help` lists them.
 from . import data, train, doctor, tune, export, chat, models, serve  # noqa: E402, F401, I001
 
 
-# Verbs that compute with torch: a short OpenMP spin when the CPUs are idle (openmp.py). Not
-# `serve`: the server answers chats beside the training jobs it starts.
-COMPUTE_VERBS = frozenset({"train", "demo", "doctor", "tune", "chat", "export"})
-
-
 def main() -> None:
-    args = sys.argv[1:]
-    if args and args[0] in COMPUTE_VERBS and not {"--help", "-h"} & set(args):
-        set_wait_policy()
     try:
         app()
     except StudioError as e:

@@ -371,7 +371,7 @@ def write_manifest(folder: RunFolder, setup: RunSetup, result: RunResult, monito
         "versions": library_versions(),
         "device": {"device": setup.device.device, "dtype": str(setup.device.dtype), "threads": setup.device.threads,
                    "matmul_dtype": str(setup.device.matmul_dtype or setup.device.dtype),
-                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT")},
+                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
         "metrics": {**monitor.summary(), "steps": result.steps, "first_loss": result.first_loss,
                     "last_loss": result.last_loss, "eval_loss": result.eval_loss, "seconds": round(result.seconds, 2)},
         "findings": [f.to_dict() for f in result.findings],
